@@ -1,0 +1,149 @@
+"""Settings from the environment, `.env` and an optional `paperbot.toml`, in that order of precedence.
+
+Every setting is `PAPERBOT_<NAME>` in the environment (DATABASE_URL has no prefix) and `<name>` in
+paperbot.toml. An unknown `PAPERBOT_*` variable or an invalid value stops the program with a message
+naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bot.embed import DEFAULT_MODEL
+from bot.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+TOML_FILE = "paperbot.toml"
+
+
+class Settings(BaseSettings):
+    """paperbot's configuration. Field docs are the user-facing documentation of each setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERBOT_",
+        env_file=".env",
+        extra="forbid",
+        toml_file=TOML_FILE,
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(Path("paperbot-data"), description="SQLite database, vector index, outbox, secret key")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="Database URL; default is SQLite in the data dir. postgres:// is accepted",
+    )
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path; default is bundled")
+    base_url: str = Field("http://localhost:8000", description="Public URL of `paperbot serve`, used in links")
+    secret_key: SecretStr | None = Field(None, description="Signs email links; generated into the data dir if unset")
+    smtp_host: str | None = Field(None, description="SMTP server; without it digests go to the file outbox")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (465 means implicit TLS)")
+    smtp_user: str | None = Field(None, description="SMTP login")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection")
+    smtp_from: str = Field("paperbot <paperbot@localhost>", description="From header of digest mail")
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...)")
+    slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret (HTTP mode)")
+    slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-...): Socket Mode")
+    slack_api_url: str | None = Field(None, description="Slack Web API base URL override (tests, proxies)")
+    sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated feed URLs, paths or shortcuts like arxiv:cs.LG"
+    )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not value.startswith(("sqlite:", "postgresql+")):
+            raise ValueError("must start with sqlite:/// or postgres(ql)://")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://paperbot.example.org")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'paperbot.db'}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.faiss"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    def signing_key(self) -> str:
+        """PAPERBOT_SECRET_KEY, or a key generated once into the data dir (mode 600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def _unknown_env_names() -> list[str]:
+    known = {f"PAPERBOT_{name.upper()}" for name in Settings.model_fields}
+    return sorted(name for name in os.environ if name.startswith("PAPERBOT_") and name not in known)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings, or a ConfigError that names every bad setting and what is wrong with it."""
+    unknown = _unknown_env_names()
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join(unknown)} (see the configuration table in README.md)")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_setting_name(err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field in ("database_url", "DATABASE_URL"):
+        return "DATABASE_URL"
+    return f"PAPERBOT_{field.upper()}"
