@@ -266,6 +266,8 @@ def _as_ids(ids: np.ndarray) -> Ids:
 
 def _as_matrix(x: np.ndarray, dim: int, name: str) -> npt.NDArray[np.float32]:
     x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim >= 1 and len(x) == 0:  # an empty result often comes as shape (0,) or (0, 0)
+        return np.zeros((0, dim), dtype=np.float32)
     if x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"{name} must have shape (n, {dim}), got {x.shape}")
     return x

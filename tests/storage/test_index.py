@@ -161,6 +161,17 @@ def test_wrong_shapes_are_rejected(rng: np.random.Generator, path: Path) -> None
         index.search(unit(rng, 1), 0)
 
 
+def test_empty_database_builds_an_empty_index(path: Path) -> None:
+    """A loader over an empty table may return vectors of shape (0, 0): that is still no vectors."""
+    db = Db(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+
+    index = open_index(path, db)
+
+    assert len(index) == 0 and index.state == db.state
+    _, ids = index.search(np.ones((1, DIM), np.float32), 3)
+    assert (ids == -1).all()
+
+
 def test_index_state_ignores_order() -> None:
     assert IndexState.of(np.array([3, 1, 2])) == IndexState.of(np.array([1, 2, 3]))
     assert IndexState.of(np.array([1, 2, 3])) != IndexState.of(np.array([1, 2, 4]))
