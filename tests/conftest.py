@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+
+from tests.pg import postgres_bin, running_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FEEDS = SHARED / "data" / "feeds"
+# CI sets REQUIRE_POSTGRES=1: there a missing server is a failure, never a silent skip.
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +24,41 @@ def feeds_dir() -> Path:
     if not FEEDS.is_dir():
         pytest.fail(f"real feed samples not found at {FEEDS}: tests expect ../shared beside the checkout")
     return FEEDS
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer settings leak in: no PAPERBOT_* variables, no .env or paperbot.toml from the cwd."""
+    for name in list(os.environ):
+        if name.startswith("PAPERBOT_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    bindir = postgres_bin()
+    if bindir is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries not installed")
+    with running_postgres(bindir) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the test server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = postgres_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'paperbot.db'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up paperbot in ./.venv (idempotent). Usage: bash scripts/setup.sh [--dev]
+#   --dev  also installs the test tools, and PostgreSQL server binaries if they are missing (apt, as root).
+# torch is installed first and pinned to the CPU build: an unpinned torch would pull GBs of CUDA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+python=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# Machines here keep the CPU torch wheel on disk; elsewhere pip resolves it from PyPI.
+[[ -d /opt/wheels ]] && pip+=(--find-links /opt/wheels)
+
+"${pip[@]}" --upgrade pip
+"${pip[@]}" torch==2.13.0
+if (( dev )); then
+  "${pip[@]}" -e ".[dev]"
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+else
+  "${pip[@]}" -e .
+fi
+echo "paperbot is installed in .venv (run .venv/bin/paperbot --help)"
