@@ -1,0 +1,474 @@
+"""`paperbot` command line (typer). Heavy modules are imported inside commands so --help stays fast."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from bot.records import IngestReport, ListingView, SubscriberView
+    from bot.service import Paperbot
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="paperbot: new research papers matched to your interests, delivered to Slack or email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+sources_app = typer.Typer(help="Manage the configured feeds.", no_args_is_help=True)
+index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
+profile_app = typer.Typer(help="Show and edit a subscriber's interests.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(index_app, name="index")
+app.add_typer(profile_app, name="profile")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def service() -> Iterator[Paperbot]:
+    """A Paperbot for one command; domain errors become `Error: ...` and exit code 1."""
+    from bot.config import load_settings
+    from bot.errors import PaperbotError
+    from bot.service import Paperbot
+
+    try:
+        bot = Paperbot(load_settings())
+    except PaperbotError as exc:
+        fail(exc.message)
+    try:
+        yield bot
+    except PaperbotError as exc:
+        fail(exc.message)
+    finally:
+        bot.close()
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar fed by the service's (task, done, total) callbacks; off for --json."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = progress.add_task(task, total=total)
+            progress.update(tasks[task], completed=done, total=total)
+
+        yield update
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def parse_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 timestamp")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def print_ingest(report: IngestReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("source", "status", "family", "new", "updated", "duplicate", "error")
+    for r in report.sources:
+        table.add_row(
+            r.source, r.status, r.family or "", str(r.new), str(r.updated), str(r.duplicate), r.error or ""
+        )
+    console = Console()
+    console.print(table)
+    totals = report.totals
+    console.print(
+        f"ingested {len(report.sources)} sources: {totals['new']} new, {totals['updated']} updated, "
+        f"{totals['duplicate']} duplicate, {totals['failed']} failed; embedded {report.embedded}"
+    )
+
+
+def print_listings(listings: list[ListingView]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "published", "title", "authors", "source", show_lines=False)
+    for item in listings:
+        authors = ", ".join(item.authors[:3]) + (" et al." if len(item.authors) > 3 else "")
+        published = item.published.date().isoformat() if item.published else ""
+        table.add_row(str(item.id), published, item.title, authors, ",".join(item.sources))
+    Console().print(table)
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+@app.command()
+def init(json_out: JsonOpt = False) -> None:
+    """Create the data directory and database (safe to run again)."""
+    with service() as bot:
+        where = {
+            "data_dir": str(bot.settings.data_dir.resolve()),
+            "database": bot.engine.url.render_as_string(),
+        }
+    if json_out:
+        print_json(where)
+    else:
+        typer.echo(f"paperbot is ready: data in {where['data_dir']}, database {where['database']}")
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="URLs, files or shortcuts (arxiv:cs.LG); default: configured sources."),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Ingest the bundled sample feed (321 real papers).")
+    ] = False,
+    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Embed new listings right away.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch feeds and store new papers. Exit code 1 when any source failed."""
+    from bot.records import to_json
+    from bot.service import sample_feed_path
+
+    specs = [*(sources or []), *([str(sample_feed_path())] if sample else [])]
+    with service() as bot:
+        if not specs and not bot.configured_sources():
+            fail(
+                "no sources configured: pass a URL or file, use --sample, "
+                "or `paperbot sources add arxiv:cs.LG`"
+            )
+        with progress_bar(not json_out) as progress:
+            report = bot.ingest(sources=specs or None, embed=embed, progress=progress)
+    if json_out:
+        print_json(to_json(report))
+    else:
+        print_ingest(report)
+    if report.totals["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def listings(
+    since: Annotated[
+        str | None, typer.Option("--since", "-s", help="Only papers published on or after DATE.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N papers.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show stored papers, newest first."""
+    from bot.records import to_json
+
+    with service() as bot:
+        items = bot.listings(since=parse_date(since), limit=limit)
+    if json_out:
+        print_json([to_json(item) for item in items])
+    else:
+        print_listings(items)
+        typer.echo(f"{len(items)} listings")
+
+
+@app.command()
+def demo(json_out: JsonOpt = False) -> None:
+    """The main job on embedded defaults: ingest the bundled sample and show what was stored."""
+    from bot.records import to_json
+    from bot.service import sample_feed_path
+
+    with service() as bot:
+        with progress_bar(not json_out) as progress:
+            report = bot.ingest(sources=[str(sample_feed_path())], progress=progress)
+        latest = bot.listings(limit=10)
+        total = bot.count_listings()
+    if json_out:
+        print_json({"ingest": to_json(report), "latest": [to_json(x) for x in latest], "total": total})
+        return
+    print_ingest(report)
+    print_listings(latest)
+    typer.echo(f"{total} listings stored; `paperbot listings` shows them all")
+
+
+@sources_app.command("add")
+def sources_add(
+    spec: Annotated[
+        str, typer.Argument(help="URL, file path, or shortcut: arxiv:cs.LG, biorxiv:genomics, hf:daily")
+    ],
+) -> None:
+    """Add a feed to the configured set."""
+    with service() as bot:
+        view = bot.add_source(spec=spec)
+    typer.echo(f"added source {view.id}: {view.url}")
+
+
+@sources_app.command("list")
+def sources_list(json_out: JsonOpt = False) -> None:
+    """Show every known source with its last outcome."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.records import to_json
+
+    with service() as bot:
+        views = bot.list_sources()
+    if json_out:
+        print_json([to_json(v) for v in views])
+        return
+    table = Table("id", "url", "configured", "family", "last success", "last error")
+    for v in views:
+        success = v.last_success_at.isoformat(timespec="minutes") if v.last_success_at else ""
+        table.add_row(
+            str(v.id), v.url, "yes" if v.enabled else "no", v.kind or "", success, v.last_error or ""
+        )
+    Console().print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(spec: Annotated[str, typer.Argument(help="Source id, URL or shortcut.")]) -> None:
+    """Stop ingesting a source (its papers stay)."""
+    with service() as bot:
+        view = bot.remove_source(spec=spec)
+    typer.echo(f"removed source {view.id}: {view.url}")
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Rebuild the FAISS index from the vectors stored in the database."""
+    with service() as bot:
+        count = bot.rebuild_index()
+    typer.echo(f"index rebuilt: {count} vectors")
+
+
+# ---- subscribers, profiles, recommendations ------------------------------------------------------
+
+SubscriberArg = Annotated[int, typer.Argument(help="Subscriber id (printed by `paperbot subscribe`).")]
+
+
+def print_subscriber(view: SubscriberView) -> None:
+    from rich.console import Console
+
+    console = Console()
+    who = view.email or view.slack_channel_id or view.slack_user_id or ""
+    console.print(f"[bold]subscriber {view.id}[/bold] {view.name} ({view.kind}, {who})")
+    for interest in view.interests:
+        seeds = (
+            f" [dim]({len(interest.seed_listing_ids)} seed papers)[/dim]" if interest.seed_listing_ids else ""
+        )
+        console.print(f"  interest {interest.id}: {interest.label}{seeds}")
+    if not view.interests:
+        console.print(f'  no interests yet: paperbot profile add-interest {view.id} "your topic"')
+    for sub in view.subscriptions:
+        state = "active" if sub.active else f"paused: {sub.paused_reason}"
+        console.print(
+            f"  subscription {sub.id}: {sub.channel} {sub.target}, {sub.frequency} at {sub.send_time} "
+            f"{sub.timezone}, {sub.digest_size} papers, {state}"
+        )
+    if view.followed_authors:
+        console.print(f"  follows: {', '.join(view.followed_authors)}")
+    if view.muted_keywords:
+        console.print(f"  mutes: {', '.join(view.muted_keywords)}")
+    console.print(f"  votes: {', '.join(f'{k} {n}' for k, n in sorted(view.votes.items())) or 'none yet'}")
+
+
+@app.command()
+def subscribe(
+    email: Annotated[str | None, typer.Option("--email", "-e", help="Deliver by email to ADDR.")] = None,
+    slack_user: Annotated[
+        str | None, typer.Option("--slack-user", help="Deliver as a Slack DM to user ID.")
+    ] = None,
+    slack_channel: Annotated[
+        str | None, typer.Option("--slack-channel", help="A channel with a shared profile.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", "-n", help="Display name.")] = "",
+    interest: Annotated[
+        list[str] | None, typer.Option("--interest", "-i", help="Free-text interest (repeatable).")
+    ] = None,
+    seed_paper: Annotated[
+        list[str] | None,
+        typer.Option("--seed-paper", "-p", help="arXiv id or DOI of a paper you like (repeatable)."),
+    ] = None,
+    bib: Annotated[
+        Path | None, typer.Option("--bib", help="BibTeX export (Zotero, Mendeley) of papers you like.")
+    ] = None,
+    frequency: Annotated[str, typer.Option(help="daily, weekdays or weekly.")] = "daily",
+    at: Annotated[str, typer.Option("--at", help="Local time of day, HH:MM.")] = "08:00",
+    timezone: Annotated[
+        str, typer.Option("--timezone", "--tz", help="IANA time zone, e.g. Europe/Berlin.")
+    ] = "UTC",
+    size: Annotated[int, typer.Option("--size", help="Papers per digest (1-50).")] = 10,
+    always_send: Annotated[
+        bool, typer.Option("--always-send", help="Send a short note even on days with nothing good.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a subscriber (or add to an existing one) and print its id."""
+    from bot.records import to_json
+    from bot.subscribers import Schedule
+
+    with service() as bot:
+        schedule = Schedule(
+            frequency=frequency, send_time=at, timezone=timezone, digest_size=size, always_send=always_send
+        )
+        view = bot.subscribe(
+            email=email,
+            slack_user_id=slack_user,
+            slack_channel_id=slack_channel,
+            name=name,
+            interests=interest or (),
+            seed_papers=seed_paper or (),
+            bib=read_file(bib) if bib else None,
+            schedule=schedule,
+        )
+    if json_out:
+        print_json(to_json(view))
+        return
+    print_subscriber(view)
+    typer.echo(view.id)
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+@profile_app.command("show")
+def profile_show(subscriber: SubscriberArg, json_out: JsonOpt = False) -> None:
+    """Interests, subscriptions and vote counts of a subscriber."""
+    from bot.records import to_json
+
+    with service() as bot:
+        view = bot.subscriber(subscriber_id=subscriber)
+    if json_out:
+        print_json(to_json(view))
+    else:
+        print_subscriber(view)
+
+
+@profile_app.command("add-interest")
+def profile_add_interest(
+    subscriber: SubscriberArg,
+    text: Annotated[str | None, typer.Argument(help='Free-text interest, e.g. "protein design".')] = None,
+    seed_paper: Annotated[
+        list[str] | None, typer.Option("--seed-paper", "-p", help="arXiv id or DOI (repeatable).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
+) -> None:
+    """Add an interest from text or seed papers."""
+    with service() as bot:
+        view = bot.add_interest(
+            subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
+        )
+    typer.echo(f"added interest {view.id}: {view.label}")
+
+
+@profile_app.command("remove-interest")
+def profile_remove_interest(
+    subscriber: SubscriberArg,
+    interest_id: Annotated[int, typer.Argument(help="Interest id (see `paperbot profile show`).")],
+) -> None:
+    """Remove an interest (votes are kept)."""
+    with service() as bot:
+        view = bot.remove_interest(subscriber_id=subscriber, interest_id=interest_id)
+    typer.echo(f"removed interest {view.id}: {view.label}")
+
+
+@profile_app.command("import-bib")
+def profile_import_bib(
+    subscriber: SubscriberArg,
+    path: Annotated[Path, typer.Argument(help="BibTeX file.")],
+) -> None:
+    """Import seed papers from BibTeX; papers are grouped into interests by topic."""
+    with service() as bot:
+        views, warnings = bot.import_bib(subscriber_id=subscriber, data=read_file(path))
+    for warning in warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+
+
+@profile_app.command("prefs")
+def profile_prefs(
+    subscriber: SubscriberArg,
+    follow: Annotated[
+        list[str] | None, typer.Option("--follow", help="Author to boost (repeatable; replaces the list).")
+    ] = None,
+    mute: Annotated[
+        list[str] | None, typer.Option("--mute", help="Keyword to exclude (repeatable; replaces the list).")
+    ] = None,
+) -> None:
+    """Set followed authors and muted keywords."""
+    with service() as bot:
+        view = bot.set_preferences(subscriber_id=subscriber, follow_authors=follow, mute_keywords=mute)
+    print_subscriber(view)
+
+
+@app.command()
+def recommend(
+    subscriber: SubscriberArg,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", "-s", help="Papers first seen on or after DATE (default: 7 days)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200, help="At most N papers.")] = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rank new papers for a subscriber, with scores and reasons. Nothing is delivered."""
+    from bot.records import to_json
+
+    with service() as bot:
+        items = bot.recommend(subscriber_id=subscriber, since=parse_date(since), limit=limit)
+    if json_out:
+        print_json([to_json(item) for item in items])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("#", "id", "score", "title", "why")
+    for n, item in enumerate(items, 1):
+        table.add_row(str(n), str(item.listing.id), f"{item.score:.3f}", item.listing.title, item.reason)
+    Console().print(table)
+    typer.echo(f"{len(items)} recommendations" + ("" if items else " (nothing above the bar in this window)"))
+
+
+@app.command()
+def feedback(
+    subscriber: SubscriberArg,
+    listing_id: Annotated[int, typer.Argument(help="Listing id (from `recommend` or `listings`).")],
+    vote: Annotated[str, typer.Argument(help="up (more like this), down (less like this) or save.")],
+) -> None:
+    """Vote on a paper; the next ranking takes it into account."""
+    with service() as bot:
+        result = bot.record_feedback(subscriber_id=subscriber, listing_id=listing_id, vote=vote)
+    typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,78 @@
+"""Votes: 👍 up, 👎 down, 🔖 save. One row per (subscriber, paper); the last vote wins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot.errors import InvalidInput, NotFound
+from bot.records import FeedbackResult
+from bot.subscribers import get_subscriber
+from storage import models
+
+__all__ = ["VOTES", "record_vote", "withdraw_vote", "item_owner"]
+
+VOTES = ("up", "down", "save")
+
+
+def _current(session: Session, subscriber_id: int, listing_id: int) -> models.Feedback | None:
+    return session.exec(
+        select(models.Feedback).where(
+            models.Feedback.subscriber_id == subscriber_id, models.Feedback.listing_id == listing_id
+        )
+    ).first()
+
+
+def record_vote(
+    session: Session,
+    *,
+    subscriber_id: int,
+    listing_id: int,
+    vote: str,
+    via: str,
+    digest_item_id: int | None,
+    now: datetime,
+) -> FeedbackResult:
+    """Repeating a vote changes nothing; a different vote on the same paper replaces the earlier one."""
+    if vote not in VOTES:
+        raise InvalidInput(f"vote {vote!r} is not one of {', '.join(VOTES)}")
+    get_subscriber(session, subscriber_id)
+    if session.get(models.Listing, listing_id) is None:
+        raise NotFound(f"no listing {listing_id}; `paperbot listings` shows the stored ids")
+    row = _current(session, subscriber_id, listing_id)
+    if row is not None and row.vote == vote:
+        return FeedbackResult(subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, changed=False)
+    row = row or models.Feedback(
+        subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, created_at=now
+    )
+    row.vote, row.via, row.updated_at = vote, via, now
+    row.digest_item_id = digest_item_id or row.digest_item_id
+    session.add(row)
+    return FeedbackResult(subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, changed=True)
+
+
+def item_owner(session: Session, digest_item_id: int) -> tuple[models.DigestItem, int]:
+    """A digest item and the subscriber whose profile its votes teach (a channel digest teaches the
+    channel's shared profile, a DM digest the person's)."""
+    item = session.get(models.DigestItem, digest_item_id)
+    if item is None:
+        raise NotFound(f"no digest item {digest_item_id}")
+    digest = session.get(models.Digest, item.digest_id)
+    subscription = session.get(models.Subscription, digest.subscription_id) if digest else None
+    if subscription is None:
+        raise NotFound(f"digest item {digest_item_id} belongs to a subscription that no longer exists")
+    return item, subscription.subscriber_id
+
+
+def withdraw_vote(session: Session, *, digest_item_id: int, vote: str) -> FeedbackResult:
+    """Undo a vote (a removed reaction) if it is still the recorded one."""
+    item, subscriber_id = item_owner(session, digest_item_id)
+    row = _current(session, subscriber_id, item.listing_id)
+    if row is None or row.vote != vote:
+        current = row.vote if row else None
+        return FeedbackResult(
+            subscriber_id=subscriber_id, listing_id=item.listing_id, vote=current, changed=False
+        )
+    session.delete(row)
+    return FeedbackResult(subscriber_id=subscriber_id, listing_id=item.listing_id, vote=None, changed=True)

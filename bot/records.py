@@ -1,0 +1,223 @@
+"""Frozen records that the service hands to front ends (CLI, Slack, web): never live ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage import models
+
+__all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
+
+
+def to_json(record: Any) -> Any:
+    """A JSON-ready dict of a record (datetimes as ISO 8601)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(item) for item in value]
+        return value
+
+    return convert(asdict(record))
+
+
+@dataclass(frozen=True)
+class ListingView:
+    id: int
+    canonical_id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    arxiv_id: str | None
+    doi: str | None
+    version: int | None
+    abs_url: str | None
+    pdf_url: str | None
+    published: datetime | None
+    first_seen: datetime
+    sources: tuple[str, ...]
+    upvotes: int | None
+
+    @classmethod
+    def of(cls, row: models.Listing) -> ListingView:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            canonical_id=row.canonical_id,
+            title=row.title,
+            abstract=row.abstract,
+            authors=tuple(row.authors),
+            categories=tuple(row.categories),
+            arxiv_id=row.arxiv_id,
+            doi=row.doi,
+            version=row.version,
+            abs_url=row.abs_url,
+            pdf_url=row.pdf_url,
+            published=row.published,
+            first_seen=row.first_seen,
+            sources=tuple(row.sources),
+            upvotes=row.upvotes,
+        )
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one ingest run did with one source."""
+
+    source: str
+    status: str  # ok | not_modified | failed
+    family: str | None = None
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    sources: tuple[SourceReport, ...]
+    embedded: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, reports: list[SourceReport], embedded: int) -> IngestReport:
+        totals = {
+            "new": sum(r.new for r in reports),
+            "updated": sum(r.updated for r in reports),
+            "duplicate": sum(r.duplicate for r in reports),
+            "failed": sum(r.status == "failed" for r in reports),
+        }
+        return cls(sources=tuple(reports), embedded=embedded, totals=totals)
+
+
+@dataclass(frozen=True)
+class SourceView:
+    id: int
+    url: str
+    enabled: bool
+    kind: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    last_counts: dict[str, int]
+
+    @classmethod
+    def of(cls, row: models.Source) -> SourceView:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            url=row.url,
+            enabled=row.enabled,
+            kind=row.kind,
+            last_success_at=row.last_success_at,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            last_counts=dict(row.last_counts),
+        )
+
+
+@dataclass(frozen=True)
+class InterestView:
+    id: int
+    label: str
+    text: str | None
+    seed_listing_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    id: int
+    subscriber_id: int
+    channel: str  # email | slack | outbox
+    target: str  # email address, Slack channel or user id, outbox name
+    frequency: str  # daily | weekdays | weekly
+    send_time: str  # HH:MM local
+    timezone: str
+    weekday: int
+    digest_size: int
+    always_send: bool
+    active: bool
+    paused_reason: str | None
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    id: int
+    name: str
+    kind: str  # person | channel
+    email: str | None
+    slack_user_id: str | None
+    slack_channel_id: str | None
+    interests: tuple[InterestView, ...]
+    subscriptions: tuple[SubscriptionView, ...]
+    followed_authors: tuple[str, ...]
+    muted_keywords: tuple[str, ...]
+    votes: dict[str, int]  # counts by vote: up / down / save
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One ranked paper for a subscriber, with why it was picked."""
+
+    listing: ListingView
+    score: float
+    reason: str
+    interest_id: int | None
+    interest_label: str | None
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One paper in a digest; `item_id` is what feedback buttons and links carry."""
+
+    item_id: int
+    position: int
+    listing: ListingView
+    score: float
+    reason: str
+    interest_label: str | None
+
+
+@dataclass(frozen=True)
+class DigestView:
+    """A claimed digest, ready to render for its channel."""
+
+    id: int
+    subscription_id: int
+    subscriber_id: int
+    subscriber_name: str
+    channel: str
+    target: str
+    period: str
+    period_start: datetime
+    period_end: datetime
+    interests: tuple[str, ...]
+    entries: tuple[DigestEntry, ...]
+    status: str  # claimed | sent | empty | failed
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """What one digest run did: sent, empty (nothing above the bar), skipped (already sent), failed."""
+
+    subscription_id: int
+    period: str
+    status: str
+    digest_id: int | None = None
+    items: int = 0
+    location: str | None = None  # outbox path, Message-ID or Slack ts
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    subscriber_id: int
+    listing_id: int
+    vote: str | None  # None when a vote was withdrawn
+    changed: bool  # False when the same vote was already recorded

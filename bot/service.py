@@ -1,0 +1,467 @@
+"""The facade every front end uses (CLI, Slack, web, scheduler): nothing deeper is called by them.
+
+Methods are keyword-only, take ids or plain values, and return frozen records from bot.records.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot import sources as feeds
+from bot.bibtex import parse_bibtex
+from bot.config import Settings
+from bot.embed import Encoder
+from bot.errors import InvalidInput, NotFound
+from bot.feedback import item_owner, record_vote, withdraw_vote
+from bot.feeds import ingest_source, source_row
+from bot.interests import bib_interests, interest_view, seed_interest, text_interest
+from bot.records import (
+    FeedbackResult,
+    IngestReport,
+    InterestView,
+    ListingView,
+    Recommendation,
+    SourceReport,
+    SourceView,
+    SubscriberView,
+    SubscriptionView,
+)
+from bot.subscribers import (
+    Identity,
+    Schedule,
+    find_subscriber,
+    get_subscriber,
+    subscriber_view,
+    subscription_view,
+    upsert_subscription,
+)
+from bot.vectors import Progress, embed_missing, indexed_ids, listing_vectors, load_all
+from storage import models
+from storage.db import make_engine, session_scope, upgrade
+from storage.index import IndexState, VectorIndex
+
+__all__ = ["Paperbot", "sample_feed_path"]
+
+log = logging.getLogger("paperbot")
+DEFAULT_DIM = 384  # all-MiniLM-L6-v2; other models report theirs once they have vectors
+
+
+def sample_feed_path() -> Path:
+    """The bundled sample feed (321 real papers), so the main job runs with no network."""
+    return Path(str(resources.files("bot") / "data" / "sample.atom"))
+
+
+class Paperbot:
+    """One paperbot installation: its settings, database, index and encoder."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        encoder: Encoder | None = None,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.db_url)
+        upgrade(self.engine)
+        self._encoder = encoder
+        self._http = http
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- vectors ---------------------------------------------------------------------------
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = Encoder(self.settings.model)
+        return self._encoder
+
+    def _dim(self) -> int:
+        with session_scope(self.engine) as session:
+            vector = session.exec(
+                select(models.Embedding.vector).where(models.Embedding.model == self.settings.model).limit(1)
+            ).first()
+        if vector is not None:
+            return len(vector) // 4
+        return (
+            DEFAULT_DIM if self._encoder is None and "MiniLM-L6" in self.settings.model else self.encoder.dim
+        )
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        """The FAISS index, checked against the database and rebuilt from it when missing or stale."""
+        with session_scope(self.engine) as session:
+            expected = IndexState.of(indexed_ids(session, self.settings.model))
+        return VectorIndex.open(
+            self.settings.index_path,
+            dim=self._dim(),
+            model=self.settings.model,
+            expected=expected,
+            load_all=load_all(self.engine, self.settings.model),
+        )
+
+    def rebuild_index(self) -> int:
+        """Rebuild the index from the database; returns how many vectors it holds."""
+        self.__dict__.pop("index", None)
+        self.settings.index_path.unlink(missing_ok=True)
+        return len(self.index)
+
+    def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+        index = self.index  # opened (and validated) before the new vectors land
+        embedded = embed_missing(self.engine, self.encoder, progress=progress)
+        if touched:
+            with session_scope(self.engine) as session:
+                ids, vectors = listing_vectors(session, self.settings.model, touched)
+            if len(ids):
+                index.add(ids, vectors)
+            index.save()
+        return embedded
+
+    # ---- ingest ----------------------------------------------------------------------------
+
+    def configured_sources(self) -> list[str]:
+        """PAPERBOT_SOURCES plus the sources added with `paperbot sources add`."""
+        with session_scope(self.engine) as session:
+            added = session.exec(select(models.Source.url).where(models.Source.enabled)).all()
+        return list(dict.fromkeys([*map(feeds.resolve_source, self.settings.sources), *added]))
+
+    def ingest(
+        self,
+        *,
+        sources: Sequence[str] | None = None,
+        embed: bool = True,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Fetch, parse and store each source (a failing one is reported and skipped), then embed
+        what is new. Re-running is idempotent."""
+        now = now or models.utcnow()
+        urls = [feeds.resolve_source(spec) for spec in sources] if sources else self.configured_sources()
+        reports: list[SourceReport] = []
+        touched: list[int] = []
+        for done, url in enumerate(urls):
+            report, changed = ingest_source(self.engine, url, now=now, client=self._http, sleep=self._sleep)
+            reports.append(report)
+            touched.extend(changed)
+            if progress:
+                progress("sources", done + 1, len(urls))
+        embedded = self._refresh_vectors(touched, progress) if embed else 0
+        result = IngestReport.of(reports, embedded)
+        log.info("ingest: %d sources, %s, embedded %d", len(urls), result.totals, embedded)
+        return result
+
+    # ---- sources ---------------------------------------------------------------------------
+
+    def add_source(self, *, spec: str) -> SourceView:
+        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG)."""
+        url = feeds.resolve_source(spec)
+        source_row(self.engine, url)
+        with session_scope(self.engine) as session:
+            row = session.exec(select(models.Source).where(models.Source.url == url)).one()
+            row.enabled = True
+            session.add(row)
+            session.flush()
+            return SourceView.of(row)
+
+    def list_sources(self) -> list[SourceView]:
+        with session_scope(self.engine) as session:
+            rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
+            return [SourceView.of(row) for row in rows]
+
+    def remove_source(self, *, spec: str) -> SourceView:
+        """Take a source out of the configured set (its listings stay)."""
+        with session_scope(self.engine) as session:
+            row = self._find_source(session, spec)
+            row.enabled = False
+            session.add(row)
+            session.flush()
+            return SourceView.of(row)
+
+    @staticmethod
+    def _find_source(session: Session, spec: str) -> models.Source:
+        if spec.isdigit():
+            row = session.get(models.Source, int(spec))
+        else:
+            url = feeds.resolve_source(spec)
+            row = session.exec(select(models.Source).where(models.Source.url == url)).first()
+        if row is None:
+            raise NotFound(f"no source {spec!r}; `paperbot sources list` shows the configured ones")
+        return row
+
+    # ---- listings --------------------------------------------------------------------------
+
+    def listings(self, *, since: datetime | None = None, limit: int | None = None) -> list[ListingView]:
+        """Stored listings, newest first; `since` compares the publication date (or first seen)."""
+        when = func.coalesce(models.Listing.published, models.Listing.first_seen)
+        query = select(models.Listing).order_by(when.desc(), col(models.Listing.id).desc())
+        if since is not None:
+            query = query.where(when >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with session_scope(self.engine) as session:
+            return [ListingView.of(row) for row in session.exec(query).all()]
+
+    def count_listings(self) -> int:
+        with session_scope(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(models.Listing)).one())
+
+    # ---- subscribers and interests ------------------------------------------------------------
+
+    def subscribe(
+        self,
+        *,
+        email: str | None = None,
+        slack_user_id: str | None = None,
+        slack_channel_id: str | None = None,
+        slack_team_id: str | None = None,
+        name: str = "",
+        interests: Sequence[str] = (),
+        seed_papers: Sequence[str] = (),
+        bib: bytes | None = None,
+        schedule: Schedule | None = None,
+        deliver_to_email: str | None = None,
+    ) -> SubscriberView:
+        """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
+
+        Exactly one of email / slack_user_id / slack_channel_id names the subscriber; a Slack user may
+        ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
+        identity adds the interests and updates the schedule of that delivery target.
+        """
+        identity = Identity.of(
+            email=email,
+            slack_user_id=slack_user_id,
+            slack_channel_id=slack_channel_id,
+            slack_team_id=slack_team_id,
+            name=name,
+        )
+        parsed_bib = parse_bibtex(bib) if bib is not None else None
+        with session_scope(self.engine) as session:
+            subscriber = identity.get_or_create(session)
+            assert subscriber.id is not None
+            upsert_subscription(
+                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or Schedule()
+            )
+            for text in interests:
+                text_interest(session, self.encoder, subscriber.id, text)
+            if seed_papers:
+                seed_interest(session, self.encoder, subscriber.id, seed_papers)
+            if parsed_bib is not None:
+                bib_interests(session, self.encoder, subscriber.id, parsed_bib)
+            session.flush()
+            return subscriber_view(session, subscriber)
+
+    def subscriber(self, *, subscriber_id: int) -> SubscriberView:
+        with session_scope(self.engine) as session:
+            return subscriber_view(session, get_subscriber(session, subscriber_id))
+
+    def find_subscriber(
+        self,
+        *,
+        email: str | None = None,
+        slack_user_id: str | None = None,
+        slack_channel_id: str | None = None,
+    ) -> SubscriberView | None:
+        with session_scope(self.engine) as session:
+            row = find_subscriber(
+                session, email=email, slack_user_id=slack_user_id, slack_channel_id=slack_channel_id
+            )
+            return subscriber_view(session, row) if row else None
+
+    def add_interest(
+        self,
+        *,
+        subscriber_id: int,
+        text: str | None = None,
+        seed_papers: Sequence[str] = (),
+        label: str | None = None,
+    ) -> InterestView:
+        """An interest from free text, or from seed papers already in the database (arXiv id, DOI, id)."""
+        if not (text or "").strip() and not seed_papers:
+            raise InvalidInput(
+                'an interest needs a text (e.g. "graph neural networks for molecules") '
+                "or seed papers (arXiv ids or DOIs)"
+            )
+        with session_scope(self.engine) as session:
+            get_subscriber(session, subscriber_id)
+            if seed_papers:
+                row = seed_interest(session, self.encoder, subscriber_id, seed_papers, label)
+            else:
+                row = text_interest(session, self.encoder, subscriber_id, text or "", label)
+            session.flush()
+            return interest_view(row)
+
+    def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
+        with session_scope(self.engine) as session:
+            row = session.get(models.Interest, interest_id)
+            if row is None or row.subscriber_id != subscriber_id:
+                raise NotFound(
+                    f"subscriber {subscriber_id} has no interest {interest_id}; "
+                    f"`paperbot profile show {subscriber_id}` lists them"
+                )
+            view = interest_view(row)
+            session.delete(row)
+            return view
+
+    def import_bib(self, *, subscriber_id: int, data: bytes) -> tuple[list[InterestView], list[str]]:
+        """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings)."""
+        parsed = parse_bibtex(data)
+        with session_scope(self.engine) as session:
+            get_subscriber(session, subscriber_id)
+            rows = bib_interests(session, self.encoder, subscriber_id, parsed)
+            session.flush()
+            return [interest_view(row) for row in rows], list(parsed.warnings)
+
+    def set_preferences(
+        self,
+        *,
+        subscriber_id: int,
+        follow_authors: Sequence[str] | None = None,
+        mute_keywords: Sequence[str] | None = None,
+    ) -> SubscriberView:
+        with session_scope(self.engine) as session:
+            row = get_subscriber(session, subscriber_id)
+            if follow_authors is not None:
+                row.followed_authors = [a.strip() for a in follow_authors if a.strip()]
+            if mute_keywords is not None:
+                row.muted_keywords = [k.strip() for k in mute_keywords if k.strip()]
+            session.add(row)
+            session.flush()
+            return subscriber_view(session, row)
+
+    # ---- subscriptions -------------------------------------------------------------------------
+
+    def _subscription(self, session: Session, subscription_id: int) -> models.Subscription:
+        row = session.get(models.Subscription, subscription_id)
+        if row is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        return row
+
+    def set_active(
+        self, *, subscription_id: int, active: bool, reason: str | None = None
+    ) -> SubscriptionView:
+        """Pause (with the reason shown to the user) or resume a subscription; unsubscribe is a pause
+        with reason "unsubscribed"."""
+        with session_scope(self.engine) as session:
+            row = self._subscription(session, subscription_id)
+            row.active, row.paused_reason = active, None if active else (reason or "paused")
+            session.add(row)
+            return subscription_view(row)
+
+    def unsubscribe(self, *, subscription_id: int) -> SubscriptionView:
+        return self.set_active(subscription_id=subscription_id, active=False, reason="unsubscribed")
+
+    def subscriptions(self, *, active_only: bool = True) -> list[SubscriptionView]:
+        query = select(models.Subscription).order_by(col(models.Subscription.id))
+        if active_only:
+            query = query.where(models.Subscription.active)
+        with session_scope(self.engine) as session:
+            return [subscription_view(row) for row in session.exec(query).all()]
+
+    # ---- recommendations and feedback ----------------------------------------------------------
+
+    def recommend(
+        self,
+        *,
+        subscriber_id: int,
+        since: datetime | None = None,
+        limit: int = 10,
+        now: datetime | None = None,
+        min_score: float | None = None,
+    ) -> list[Recommendation]:
+        """Ranked papers for a subscriber with reasons; nothing is delivered or marked as shown.
+        `since` bounds when papers were first seen (default: the last 7 days)."""
+        from bot.recommend import load_profile, recommend_for  # scikit-learn: only when ranking
+
+        now = now or models.utcnow()
+        since = since if since is not None else now - timedelta(days=7)
+        index = self.index
+        with session_scope(self.engine) as session:
+            subscriber = get_subscriber(session, subscriber_id)
+            profile = load_profile(session, subscriber, self.encoder, self._dim())
+            if profile.is_empty:
+                raise InvalidInput(
+                    f"subscriber {subscriber_id} has no interests yet; add one with "
+                    f'`paperbot profile add-interest {subscriber_id} "your topic"`'
+                )
+            return recommend_for(
+                session,
+                subscriber=subscriber,
+                profile=profile,
+                index=index,
+                model=self.settings.model,
+                since=since,
+                limit=limit,
+                now=now,
+                min_score=min_score,
+            )
+
+    def record_feedback(
+        self,
+        *,
+        subscriber_id: int,
+        listing_id: int,
+        vote: str,
+        via: str = "cli",
+        digest_item_id: int | None = None,
+        now: datetime | None = None,
+    ) -> FeedbackResult:
+        """Store a 👍 (up) / 👎 (down) / 🔖 (save) vote; it counts at the next ranking. Idempotent."""
+        with session_scope(self.engine) as session:
+            result = record_vote(
+                session,
+                subscriber_id=subscriber_id,
+                listing_id=listing_id,
+                vote=vote,
+                via=via,
+                digest_item_id=digest_item_id,
+                now=now or models.utcnow(),
+            )
+        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+        return result
+
+    def record_item_feedback(
+        self, *, digest_item_id: int, vote: str, via: str, now: datetime | None = None
+    ) -> FeedbackResult:
+        """A vote from a digest's button, reaction or email link; the digest decides whose profile learns."""
+        with session_scope(self.engine) as session:
+            item, subscriber_id = item_owner(session, digest_item_id)
+        return self.record_feedback(
+            subscriber_id=subscriber_id,
+            listing_id=item.listing_id,
+            vote=vote,
+            via=via,
+            digest_item_id=digest_item_id,
+            now=now,
+        )
+
+    def withdraw_item_feedback(self, *, digest_item_id: int, vote: str) -> FeedbackResult:
+        """Undo a vote (a removed reaction) if it is still the recorded one."""
+        with session_scope(self.engine) as session:
+            return withdraw_vote(session, digest_item_id=digest_item_id, vote=vote)
+
+    # ---- idempotency ---------------------------------------------------------------------------
+
+    def first_time(self, *, key: str) -> bool:
+        """True the first time `key` is seen (a Slack event id, a one-time token); False on replays."""
+        try:
+            with session_scope(self.engine) as session:
+                session.add(models.ProcessedEvent(key=key[:300]))
+        except IntegrityError:
+            return False
+        return True

@@ -1,0 +1,246 @@
+"""Subscribers, their interests and subscriptions: validation and database work (no ranking here)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.errors import InvalidInput, NotFound
+from bot.records import InterestView, SubscriberView, SubscriptionView
+from bot.sources.ids import normalise_doi, parse_arxiv_id
+from storage import models
+
+__all__ = [
+    "Schedule",
+    "Identity",
+    "upsert_subscription",
+    "get_subscriber",
+    "find_subscriber",
+    "subscriber_view",
+    "subscription_view",
+    "resolve_seed",
+    "check_email",
+]
+
+FREQUENCIES = ("daily", "weekdays", "weekly")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a subscription's digest goes out; validated on construction."""
+
+    frequency: str = "daily"
+    send_time: str = "08:00"
+    timezone: str = "UTC"
+    weekday: int = 0
+    digest_size: int = 10
+    always_send: bool = False
+
+    def __post_init__(self) -> None:
+        if self.frequency not in FREQUENCIES:
+            raise InvalidInput(f"frequency {self.frequency!r} is not one of {', '.join(FREQUENCIES)}")
+        if not _TIME.match(self.send_time):
+            raise InvalidInput(f"time {self.send_time!r} is not HH:MM (24-hour), e.g. 08:30")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                f"time zone {self.timezone!r} is unknown; use an IANA name like Europe/Berlin"
+            ) from None
+        if not 0 <= self.weekday <= 6:
+            raise InvalidInput(f"weekday {self.weekday} must be 0 (Monday) to 6 (Sunday)")
+        if not 1 <= self.digest_size <= 50:
+            raise InvalidInput(f"digest size {self.digest_size} must be between 1 and 50")
+
+
+def check_email(address: str) -> str:
+    address = address.strip()
+    if not _EMAIL.match(address) or len(address) > 320:
+        raise InvalidInput(f"{address!r} is not an email address")
+    return address
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> models.Subscriber:
+    row = session.get(models.Subscriber, subscriber_id)
+    if row is None:
+        raise NotFound(f"no subscriber {subscriber_id}; `paperbot subscribe --help` creates one")
+    return row
+
+
+def find_subscriber(
+    session: Session,
+    *,
+    email: str | None = None,
+    slack_user_id: str | None = None,
+    slack_channel_id: str | None = None,
+) -> models.Subscriber | None:
+    query = select(models.Subscriber)
+    if slack_channel_id:
+        query = query.where(models.Subscriber.slack_channel_id == slack_channel_id)
+    elif slack_user_id:
+        query = query.where(
+            models.Subscriber.slack_user_id == slack_user_id, models.Subscriber.kind == "person"
+        )
+    elif email:
+        query = query.where(func.lower(models.Subscriber.email) == email.lower())
+    else:
+        return None
+    return session.exec(query.order_by(col(models.Subscriber.id))).first()
+
+
+def subscription_view(row: models.Subscription) -> SubscriptionView:
+    assert row.id is not None
+    return SubscriptionView(
+        id=row.id,
+        subscriber_id=row.subscriber_id,
+        channel=row.channel,
+        target=row.target,
+        frequency=row.frequency,
+        send_time=row.send_time,
+        timezone=row.timezone,
+        weekday=row.weekday,
+        digest_size=row.digest_size,
+        always_send=row.always_send,
+        active=row.active,
+        paused_reason=row.paused_reason,
+    )
+
+
+def subscriber_view(session: Session, row: models.Subscriber) -> SubscriberView:
+    assert row.id is not None
+    interests = session.exec(
+        select(models.Interest)
+        .where(models.Interest.subscriber_id == row.id)
+        .order_by(col(models.Interest.id))
+    ).all()
+    subscriptions = session.exec(
+        select(models.Subscription)
+        .where(models.Subscription.subscriber_id == row.id)
+        .order_by(col(models.Subscription.id))
+    ).all()
+    counts = session.exec(
+        select(models.Feedback.vote, func.count())
+        .where(models.Feedback.subscriber_id == row.id)
+        .group_by(col(models.Feedback.vote))
+    ).all()
+    return SubscriberView(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        email=row.email,
+        slack_user_id=row.slack_user_id,
+        slack_channel_id=row.slack_channel_id,
+        interests=tuple(
+            InterestView(id=i.id or 0, label=i.label, text=i.text, seed_listing_ids=tuple(i.seed_listing_ids))
+            for i in interests
+        ),
+        subscriptions=tuple(subscription_view(s) for s in subscriptions),
+        followed_authors=tuple(row.followed_authors),
+        muted_keywords=tuple(row.muted_keywords),
+        votes={vote: int(n) for vote, n in counts},
+    )
+
+
+def resolve_seed(session: Session, reference: str) -> models.Listing:
+    """A stored listing named by arXiv id/URL, DOI, canonical id or paperbot listing id."""
+    ref = reference.strip()
+    row: models.Listing | None = None
+    if ref.isdigit():
+        row = session.get(models.Listing, int(ref))
+    elif (arxiv := parse_arxiv_id(ref)) is not None:
+        row = session.exec(select(models.Listing).where(models.Listing.arxiv_id == arxiv[0])).first()
+    elif (doi := normalise_doi(ref)) is not None:
+        row = session.exec(select(models.Listing).where(models.Listing.doi == doi)).first()
+    else:
+        row = session.exec(select(models.Listing).where(models.Listing.canonical_id == ref)).first()
+    if row is None:
+        raise NotFound(
+            f"seed paper {reference!r} is not in the database; ingest a feed that has it first "
+            f"(e.g. paperbot ingest 'https://export.arxiv.org/api/query?id_list=<id>')"
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a subscriber is: exactly one of an email address, a Slack user or a Slack channel."""
+
+    email: str | None = None
+    slack_user_id: str | None = None
+    slack_channel_id: str | None = None
+    slack_team_id: str | None = None
+    name: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        email: str | None,
+        slack_user_id: str | None,
+        slack_channel_id: str | None,
+        slack_team_id: str | None = None,
+        name: str = "",
+    ) -> Identity:
+        if sum(bool(x) for x in (email, slack_user_id, slack_channel_id)) != 1:
+            raise InvalidInput("give exactly one of an email address, a Slack user or a Slack channel")
+        return cls(
+            email=check_email(email) if email else None,
+            slack_user_id=slack_user_id or None,
+            slack_channel_id=slack_channel_id or None,
+            slack_team_id=slack_team_id,
+            name=name.strip(),
+        )
+
+    def delivery(self, deliver_to_email: str | None = None) -> tuple[str, str]:
+        """(channel, target): email to the address, Slack to the channel or the user's DM."""
+        if deliver_to_email:
+            return "email", check_email(deliver_to_email)
+        if self.email:
+            return "email", self.email
+        return "slack", self.slack_channel_id or self.slack_user_id or ""
+
+    def get_or_create(self, session: Session) -> models.Subscriber:
+        row = find_subscriber(
+            session,
+            email=self.email,
+            slack_user_id=self.slack_user_id,
+            slack_channel_id=self.slack_channel_id,
+        )
+        if row is None:
+            row = models.Subscriber(
+                name=self.name or self.email or self.slack_channel_id or self.slack_user_id or "",
+                kind="channel" if self.slack_channel_id else "person",
+                email=self.email,
+                slack_user_id=self.slack_user_id,
+                slack_channel_id=self.slack_channel_id,
+                slack_team_id=self.slack_team_id,
+            )
+            session.add(row)
+            session.flush()
+        return row
+
+
+def upsert_subscription(
+    session: Session, subscriber_id: int, channel: str, target: str, schedule: Schedule
+) -> models.Subscription:
+    """The subscription for this delivery target, created or rescheduled (and resumed)."""
+    row = session.exec(
+        select(models.Subscription).where(
+            models.Subscription.subscriber_id == subscriber_id,
+            models.Subscription.channel == channel,
+            models.Subscription.target == target,
+        )
+    ).first()
+    row = row or models.Subscription(subscriber_id=subscriber_id, channel=channel, target=target)
+    for name in ("frequency", "send_time", "timezone", "weekday", "digest_size", "always_send"):
+        setattr(row, name, getattr(schedule, name))
+    row.active, row.paused_reason = True, None
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,110 @@
+"""Listing vectors: embed what is missing (by content hash) and keep the FAISS index in step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from bot.embed import Encoder, content_hash, listing_text
+from storage import models
+from storage.db import session_scope
+
+__all__ = [
+    "Progress",
+    "embed_missing",
+    "listing_vectors",
+    "indexed_ids",
+    "load_all",
+    "vectors_for_texts",
+]
+
+Progress = Callable[[str, int, int], None]  # (task description, done, total)
+BATCH = 64
+
+
+def _missing(session: Session, model: str) -> list[tuple[str, str, str]]:
+    have = select(models.Embedding.content_hash).where(models.Embedding.model == model)
+    rows = session.exec(
+        select(models.Listing.content_hash, models.Listing.title, models.Listing.abstract)
+        .where(col(models.Listing.content_hash).not_in(have))
+        .order_by(col(models.Listing.id))
+    ).all()
+    unique = {row[0]: (row[0], row[1], row[2]) for row in rows}  # one vector per distinct text
+    return list(unique.values())
+
+
+def embed_missing(engine: Engine, encoder: Encoder, *, progress: Progress | None = None) -> int:
+    """Embed every listing text that has no vector for this model; commits per batch so an
+    interrupted run keeps what it finished. Returns the number of texts embedded."""
+    with session_scope(engine) as session:
+        todo = _missing(session, encoder.model_name)
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        vectors = encoder.encode([listing_text(title, abstract) for _, title, abstract in batch])
+        with session_scope(engine) as session:
+            for (digest, _, _), vector in zip(batch, vectors, strict=True):
+                session.merge(
+                    models.Embedding(model=encoder.model_name, content_hash=digest, vector=vector.tobytes())
+                )
+        if progress:
+            progress("embedding", min(start + BATCH, len(todo)), len(todo))
+    return len(todo)
+
+
+def listing_vectors(
+    session: Session, model: str, ids: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(listing ids int64, vectors float32) for listings that have a vector; all of them when ids is None."""
+    query = (
+        select(models.Listing.id, models.Embedding.vector)
+        .join(models.Embedding, col(models.Embedding.content_hash) == col(models.Listing.content_hash))
+        .where(models.Embedding.model == model)
+        .order_by(col(models.Listing.id))
+    )
+    if ids is not None:
+        query = query.where(col(models.Listing.id).in_(list(ids)))
+    rows = session.exec(query).all()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    id_array = np.array([row[0] for row in rows], dtype=np.int64)
+    vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+    return id_array, vectors
+
+
+def indexed_ids(session: Session, model: str) -> np.ndarray:
+    """Ids of listings that have a vector: what the FAISS index must hold."""
+    query = (
+        select(models.Listing.id)
+        .join(models.Embedding, col(models.Embedding.content_hash) == col(models.Listing.content_hash))
+        .where(models.Embedding.model == model)
+    )
+    return np.array(sorted(i for i in session.exec(query).all() if i is not None), dtype=np.int64)
+
+
+def load_all(engine: Engine, model: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """The loader the index uses to rebuild itself from the database."""
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        with session_scope(engine) as session:
+            return listing_vectors(session, model)
+
+    return load
+
+
+def vectors_for_texts(session: Session, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors for arbitrary texts, reusing stored ones (same content hash) and embedding the rest."""
+    hashes = [content_hash(text) for text in texts]
+    stored = {
+        row.content_hash: np.frombuffer(row.vector, dtype=np.float32)
+        for row in session.exec(
+            select(models.Embedding).where(
+                models.Embedding.model == encoder.model_name, col(models.Embedding.content_hash).in_(hashes)
+            )
+        )
+    }
+    missing = [i for i, digest in enumerate(hashes) if digest not in stored]
+    fresh = dict(zip(missing, encoder.encode([texts[i] for i in missing]), strict=True)) if missing else {}
+    return np.stack([stored[digest] if i not in fresh else fresh[i] for i, digest in enumerate(hashes)])
