@@ -73,7 +73,9 @@ def merge(row: models.Listing, new: Listing) -> bool:
     row.doi = row.doi or new.doi
     row.categories = list(dict.fromkeys([*row.categories, *new.categories]))
     row.sources = list(dict.fromkeys([*row.sources, new.source]))
-    if new.source_id and row.source_ids.get(new.source) != new.source_id:
+    if new.source_id and new.source not in row.source_ids:
+        # The first id a source gave is kept: generic titles ("Editorial") can make distinct records of
+        # one source meet on a title hash, and flip-flopping between their ids would never settle.
         row.source_ids = {**row.source_ids, new.source: new.source_id}
     row.upvotes = new.upvotes if new.upvotes is not None else row.upvotes
     row.published = _earliest(row.published, new.published)

@@ -35,7 +35,9 @@ def feed_files(feeds_dir: Path) -> list[Path]:
     return sorted(p for p in feeds_dir.iterdir() if p.name != "README.md")
 
 
-def test_every_real_feed_ingests_and_rerun_changes_nothing(bot: Paperbot, feeds_dir: Path) -> None:
+def test_every_real_feed_ingests_and_rerun_changes_nothing(
+    bot: Paperbot, feeds_dir: Path, tmp_path: Path
+) -> None:
     files = feed_files(feeds_dir)
     report = bot.ingest(sources=[str(p) for p in files], embed=False)
     by_name = {Path(r.source).name: r for r in report.sources}
@@ -54,8 +56,16 @@ def test_every_real_feed_ingests_and_rerun_changes_nothing(bot: Paperbot, feeds_
     assert {Path(url).name for url in failed} == ERROR_FILES
 
     before = all_rows(bot)
-    again = bot.ingest(sources=[str(p) for p in files], embed=False)
+    unchanged = bot.ingest(sources=[str(p) for p in files], embed=False)
+    assert {r.status for r in unchanged.sources} == {"not_modified", "failed"}
+    # Copies have new mtimes, so they are parsed and stored again: every paper is a duplicate.
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for path in files:
+        (copies / path.name).write_bytes(path.read_bytes())
+    again = bot.ingest(sources=[str(copies / p.name) for p in files], embed=False)
     assert again.totals["new"] == 0 and again.totals["updated"] == 0
+    assert again.totals["duplicate"] == report.totals["new"] + report.totals["duplicate"]
     assert all_rows(bot) == before
 
 
@@ -66,16 +76,17 @@ def hf_record_as_arxiv_atom(record: dict[str, object], version: int, abstract: s
     authors = "".join(f"<author><name>{a['name']}</name></author>" for a in paper["authors"])
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
-  <title>arXiv Query: id_list={paper['id']}</title>
+  <title>arXiv Query: id_list={paper["id"]}</title>
   <id>http://arxiv.org/api/x</id><updated>2026-06-12T00:00:00Z</updated>
   <entry>
-    <id>http://arxiv.org/abs/{paper['id']}v{version}</id>
+    <id>http://arxiv.org/abs/{paper["id"]}v{version}</id>
     <updated>2026-06-12T00:00:00Z</updated><published>2026-05-30T00:00:00Z</published>
-    <title>{paper['title']}</title>
+    <title>{paper["title"]}</title>
     <summary>{abstract}</summary>
     {authors}
-    <link href="http://arxiv.org/abs/{paper['id']}v{version}" rel="alternate" type="text/html"/>
-    <link title="pdf" href="http://arxiv.org/pdf/{paper['id']}v{version}" rel="related" type="application/pdf"/>
+    <link href="http://arxiv.org/abs/{paper["id"]}v{version}" rel="alternate" type="text/html"/>
+    <link title="pdf" href="http://arxiv.org/pdf/{paper["id"]}v{version}" rel="related"
+          type="application/pdf"/>
     <arxiv:primary_category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>
     <category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>
   </entry>
@@ -110,14 +121,20 @@ def test_same_paper_from_hf_and_arxiv_is_one_listing_with_merged_fields(
     assert bot.count_listings() == 30
 
 
-def test_failing_source_is_reported_and_others_still_ingest(bot: Paperbot, feeds_dir: Path, tmp_path: Path) -> None:
+def test_failing_source_is_reported_and_others_still_ingest(
+    bot: Paperbot, feeds_dir: Path, tmp_path: Path
+) -> None:
     html = tmp_path / "error.html"
-    html.write_bytes(b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head><body>busy</body></html>")
+    html.write_bytes(
+        b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head><body>busy</body></html>"
+    )
     truncated = tmp_path / "truncated.xml"
     full = (feeds_dir / "plos_compbiol_atom_2025-04-13.xml").read_bytes()
     truncated.write_bytes(full[: len(full) // 2])
     good = feeds_dir / "arxiv_rss_new_cs.AI_2026-04-27_trimmed.xml"
-    report = bot.ingest(sources=[str(html), str(good), str(truncated), str(tmp_path / "missing.xml")], embed=False)
+    report = bot.ingest(
+        sources=[str(html), str(good), str(truncated), str(tmp_path / "missing.xml")], embed=False
+    )
     statuses = {Path(r.source).name: (r.status, r.error) for r in report.sources}
     assert statuses["arxiv_rss_new_cs.AI_2026-04-27_trimmed.xml"][0] == "ok"
     for name in ("error.html", "missing.xml"):

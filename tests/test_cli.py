@@ -1,0 +1,99 @@
+"""The CLI as a user runs it: exit codes, messages, --json output, and a fast --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_init_creates_database(data_dir: Path) -> None:
+    result = runner.invoke(app, ["init", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["data_dir"] == str(data_dir.resolve())
+    assert (data_dir / "paperbot.db").exists()
+
+
+def test_ingest_then_listings_json(feeds_dir: Path) -> None:
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    result = runner.invoke(app, ["ingest", "--no-embed", str(feed)])
+    assert result.exit_code == 0, result.output
+    assert "4 new" in result.output
+
+    listed = runner.invoke(app, ["listings", "--json"])
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.output)
+    assert len(items) == 4
+    assert all(item["arxiv_id"] and item["title"] for item in items)
+
+    again = json.loads(runner.invoke(app, ["ingest", "--no-embed", "--json", str(feed)]).output)
+    assert again["totals"] == {"new": 0, "updated": 0, "duplicate": 0, "failed": 0}
+    assert again["sources"][0]["status"] == "not_modified"  # unchanged file: Last-Modified from its mtime
+
+
+def test_failed_source_sets_exit_code_and_says_why(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>Service Unavailable</body></html>")
+    result = runner.invoke(app, ["ingest", "--no-embed", str(page)])
+    assert result.exit_code == 1
+    assert "failed" in result.output and "HTML" in result.output
+
+
+def test_sources_add_list_remove() -> None:
+    added = runner.invoke(app, ["sources", "add", "arxiv:cs.LG"])
+    assert added.exit_code == 0, added.output
+    assert "https://rss.arxiv.org/rss/cs.LG" in added.output
+    listed = json.loads(runner.invoke(app, ["sources", "list", "--json"]).output)
+    assert [(s["url"], s["enabled"]) for s in listed] == [("https://rss.arxiv.org/rss/cs.LG", True)]
+    removed = runner.invoke(app, ["sources", "remove", "arxiv:cs.LG"])
+    assert removed.exit_code == 0, removed.output
+    missing = runner.invoke(app, ["sources", "remove", "arxiv:math.AG"])
+    assert missing.exit_code == 1
+    assert "Error: no source" in missing.output
+
+
+def test_bad_settings_and_dates_fail_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOT_SMTP_PORT", "twenty-five")
+    result = runner.invoke(app, ["listings"])
+    assert result.exit_code == 1
+    assert "PAPERBOT_SMTP_PORT" in result.output
+    monkeypatch.delenv("PAPERBOT_SMTP_PORT")
+    monkeypatch.setenv("PAPERBOT_SMTP_HOTS", "mail.example.org")
+    result = runner.invoke(app, ["listings"])
+    assert result.exit_code == 1 and "unknown setting PAPERBOT_SMTP_HOTS" in result.output
+    monkeypatch.delenv("PAPERBOT_SMTP_HOTS")
+    result = runner.invoke(app, ["listings", "--since", "last tuesday"])
+    assert result.exit_code == 1 and "YYYY-MM-DD" in result.output
+
+
+def test_ingest_without_sources_says_what_to_do() -> None:
+    result = runner.invoke(app, ["ingest"])
+    assert result.exit_code == 1
+    assert "paperbot sources add" in result.output
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """--help must stay fast: no torch, no database layer, no FAISS (measured in the README)."""
+    code = (
+        "import sys\n"
+        "from bot.cli import app\n"
+        "try:\n    app(['ingest', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'sentence_transformers', 'sqlalchemy', 'faiss', 'sklearn')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
