@@ -52,11 +52,19 @@ def ingest_source(
     now: datetime,
     client: httpx.Client | None,
     sleep: Callable[[float], None],
+    timeout: float,
 ) -> tuple[SourceReport, tuple[int, ...]]:
     """(what happened, ids of new or changed listings). A failure is recorded and reported, never raised."""
     source = source_row(engine, url)
     try:
-        result = fetch(url, etag=source.etag, last_modified=source.last_modified, client=client, sleep=sleep)
+        result = fetch(
+            url,
+            etag=source.etag,
+            last_modified=source.last_modified,
+            client=client,
+            sleep=sleep,
+            timeout=timeout,
+        )
         if result.not_modified:
             listings, family = [], source.kind
         else:

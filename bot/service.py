@@ -72,6 +72,7 @@ class Paperbot:
         encoder: Encoder | None = None,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        fetch_timeout: float = 30.0,
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ class Paperbot:
         self._encoder = encoder
         self._http = http
         self._sleep = sleep
+        self._fetch_timeout = fetch_timeout
 
     def close(self) -> None:
         self.engine.dispose()
@@ -156,7 +158,9 @@ class Paperbot:
         reports: list[SourceReport] = []
         touched: list[int] = []
         for done, url in enumerate(urls):
-            report, changed = ingest_source(self.engine, url, now=now, client=self._http, sleep=self._sleep)
+            report, changed = ingest_source(
+                self.engine, url, now=now, client=self._http, sleep=self._sleep, timeout=self._fetch_timeout
+            )
             reports.append(report)
             touched.extend(changed)
             if progress:
