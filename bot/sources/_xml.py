@@ -51,11 +51,11 @@ def parse_xml(data: bytes) -> ET.Element:
         # declaration that claimed otherwise. Anything still broken is reported as the first error.
         return ET.fromstring(_XML_DECL_RE.sub("", decode_text(data), count=1))
     except ET.ParseError:
-        raise FeedFormatError(_describe(first_error, data)) from first_error
+        raise FeedFormatError(_describe(first_error)) from first_error
 
 
 def local_name(tag: str) -> str:
-    """ "{namespace}item" -> "item"."""
+    """The tag without its namespace: "{namespace}item" -> "item"."""
     return tag.rsplit("}", 1)[-1]
 
 
@@ -72,7 +72,7 @@ def texts_of(element: ET.Element, path: str) -> list[str]:
 
 @lru_cache(maxsize=256)
 def _expand(path: str) -> tuple[str, ...]:
-    """"dc:creator" -> ("{http://purl.org/dc/elements/1.1/}creator",), one tag per step."""
+    """One Clark-notation tag per step: "dc:creator" -> ("{http://purl.org/dc/elements/1.1/}creator",)."""
     steps = []
     for step in path.split("/"):
         prefix, _, name = step.rpartition(":")
@@ -90,7 +90,7 @@ def _iter_path(element: ET.Element, tags: tuple[str, ...]) -> Iterator[ET.Elemen
                 yield from _iter_path(child, tags[1:])
 
 
-def _describe(exc: ET.ParseError, data: bytes) -> str:
+def _describe(exc: ET.ParseError) -> str:
     line, column = exc.position
     reason = expat_errors.messages.get(exc.code, str(exc))
     if exc.code in _RAN_OUT:

@@ -84,7 +84,10 @@ def title_key(title: str) -> str:
 
 
 def canonical_id(*, arxiv_id: str | None = None, doi: str | None = None, title: str | None = None) -> str:
-    """ "arxiv:<id>" if the paper is on arXiv, else "doi:<doi>", else "title:<hash of the title>"."""
+    """The key one paper gets in every source: "arxiv:<id>", else "doi:<doi>", else "title:<hash>".
+
+    An arXiv DOI (10.48550/arXiv.<id>) counts as arXiv. Raises ValueError when there is nothing.
+    """
     for candidate in (arxiv_id, doi):
         parsed = parse_arxiv_id(candidate) if candidate else None
         if parsed is not None:

@@ -52,3 +52,10 @@ def test_missing_paper_object_and_bad_values_do_not_crash() -> None:
 def test_not_an_array() -> None:
     with pytest.raises(FeedFormatError, match="daily papers JSON array"):
         hf_daily.parse(b'{"error": "Invalid date"}')
+
+
+def test_latin1_json_decodes() -> None:
+    record = {"title": "Étude", "paper": {"id": "2606.00003"}}
+    data = json.dumps([record], ensure_ascii=False).encode("latin-1")
+    [listing] = hf_daily.parse(data)
+    assert listing.title == "Étude"
