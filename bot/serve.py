@@ -1,0 +1,169 @@
+"""`paperbot serve`: the web app (uvicorn) and the scheduler in one process.
+
+    python -m bot.serve [--host 127.0.0.1] [--port 8000] [--no-schedule]
+
+Several `serve` processes may share one database: one of them holds the scheduler lock and schedules,
+the others serve the web only and take over when it dies (`bot.leader`). `--no-schedule` never
+schedules (a web-only replica).
+
+Shutdown on SIGTERM or SIGINT: uvicorn stops accepting connections and finishes open requests; the
+scheduler then takes no new jobs, waits up to 30 s for running digests, and releases the lock. A
+digest still running after that stays "claimed", and the next leader resends it at its start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from bot.config import Settings, load_settings
+from bot.errors import PaperbotError
+from bot.ops import ops_routes
+from bot.scheduler import Scheduler, SchedulerConfig
+from bot.service import Paperbot
+
+__all__ = ["serve", "build_app", "main"]
+
+log = logging.getLogger("paperbot.serve")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_app(bot: Paperbot, scheduler: Scheduler | None) -> Starlette:
+    """/healthz and /metrics, in front of `bot.web.create_app(bot)` once that module exists."""
+    routes = ops_routes(bot, scheduler)
+    try:
+        from bot.web import create_app  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.web":
+            raise
+        return Starlette(routes=routes)
+    inner: Starlette = create_app(bot)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # A mounted app's own lifespan does not run by itself; run it inside ours.
+        async with inner.router.lifespan_context(inner):
+            yield
+
+    return Starlette(routes=[*routes, Mount("/", app=inner)], lifespan=lifespan)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    # Bound here rather than by uvicorn so the log can say which port 0 turned into.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        problem = f"cannot listen on {host}:{port} ({exc.strerror})"
+        raise PaperbotError(f"{problem}; choose another --port or stop what uses it") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ensure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    if logging.getLogger("paperbot").level == logging.NOTSET:
+        logging.getLogger("paperbot").setLevel(logging.INFO)  # one line per job run is the point
+    if logging.getLogger("apscheduler").level == logging.NOTSET:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our job lines say it already
+
+
+def serve(
+    bot: Paperbot,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    schedule: bool = True,
+    config: SchedulerConfig | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, then drain (see the module docstring)."""
+    _ensure_logging()
+    scheduler = Scheduler(bot, config=config)
+    if not schedule:
+        scheduler.disable()
+    sock = _bind(host, port)
+    app = build_app(bot, scheduler)
+    web = uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=10, access_log=False)
+    server = uvicorn.Server(web)
+    bound_host, bound_port = sock.getsockname()[:2]
+    log.info("paperbot web on http://%s:%d (scheduler %s)", bound_host, bound_port,
+             "on" if schedule else "off: --no-schedule")
+
+    def stop_serving(_sig: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn re-raises the signal it stopped on once it is done; with this handler in place that
+    # does not kill the process before the scheduler has drained. It also covers a signal that
+    # arrives while the scheduler starts, before uvicorn has installed its own.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
+    drained = True
+    try:
+        if schedule:
+            scheduler.start()
+        server.run(sockets=[sock])
+    finally:
+        drained = scheduler.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    if not drained:
+        # Worker threads stuck in a send would block interpreter exit (it joins them); the lock is
+        # released and their digests stay claimed, so leaving now loses nothing.
+        logging.shutdown()
+        os._exit(3)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot.serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--no-schedule", action="store_true", help="serve the web only, never schedule")
+    parser.add_argument("--lock-retry", type=float, default=15.0, metavar="SECONDS",
+                        help="how often a follower tries to take over the scheduler (default 15)")
+    parser.add_argument("--sweep-every", type=float, default=300.0, metavar="SECONDS",
+                        help="how often missed and retryable digests are sent (default 300)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, make_bot: Callable[[Settings], Paperbot] = Paperbot) -> int:
+    args = _parser().parse_args(argv)
+    _ensure_logging()
+    config = SchedulerConfig(
+        lock_retry=timedelta(seconds=args.lock_retry), sweep_every=timedelta(seconds=args.sweep_every)
+    )
+    try:
+        bot = make_bot(load_settings())
+    except PaperbotError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        serve(bot, host=args.host, port=args.port, schedule=not args.no_schedule, config=config)
+    except PaperbotError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        bot.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Scheduler: cron triggers per time zone, DST days, catch-up after an outage, sync, leader election.
+
+No test waits for the wall clock: the scheduler runs paused, and `replay` asks each job's real
+CronTrigger for its fire times (`get_next_fire_time`) and runs the job with the clock set to each.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from bot.catchup import INTERRUPTED, missed
+from bot.digest import store
+from bot.digest.period import latest_period
+from bot.leader import FileLock, PostgresLock
+from bot.records import SubscriptionView
+from bot.scheduler import FOLLOWER_MESSAGE, Scheduler, trigger_for
+from bot.service import Paperbot
+from tests.scheduling import (
+    PAPERS_AT,
+    Clock,
+    add_subscription,
+    backdate,
+    digests,
+    replay,
+    scheduler_for,
+    sqlite_world,
+    utc,
+    world,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = utc(2026, 11, 23, 0, 0)  # 2026-11-23 is a Monday
+
+
+@pytest.fixture
+def bot(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paperbot]:
+    bot = sqlite_world(tmp_path / "data", tmp_path_factory)
+    yield bot
+    bot.close()
+
+
+def view(frequency: str, send_time: str, timezone: str, weekday: int = 0) -> SubscriptionView:
+    return SubscriptionView(1, 1, "email", "a@example.org", frequency, send_time, timezone, weekday, 10, False,
+                            True, None)
+
+
+def fire_times(subscription: SubscriptionView, start: str, end: str) -> list[str]:
+    trigger, fires, previous = trigger_for(subscription), [], None
+    now, stop = utc(*map(int, start.split("-"))), utc(*map(int, end.split("-")))
+    while (fire := trigger.get_next_fire_time(previous, now)) and fire <= stop:
+        assert latest_period(subscription, now=fire).end == fire  # the digest due at each fire is that period's
+        fires.append(fire.astimezone(ZoneInfo("UTC")).strftime("%a %m-%d %H:%M"))
+        previous = now = fire
+    return fires
+
+
+# ---- triggers ----------------------------------------------------------------------------------
+
+
+def test_triggers_fire_at_local_send_times_in_three_time_zones() -> None:
+    # Berlin is UTC+1 in November, New York UTC-5, Kolkata UTC+5:30.
+    assert fire_times(view("daily", "08:00", "Europe/Berlin"), "2026-11-23", "2026-11-26") == [
+        "Mon 11-23 07:00", "Tue 11-24 07:00", "Wed 11-25 07:00",
+    ]
+    assert fire_times(view("weekdays", "07:30", "America/New_York"), "2026-11-27", "2026-12-02") == [
+        "Fri 11-27 12:30", "Mon 11-30 12:30", "Tue 12-01 12:30",
+    ]
+    # Wednesday 00:15 in Kolkata is still Tuesday in UTC.
+    assert fire_times(view("weekly", "00:15", "Asia/Kolkata", weekday=2), "2026-11-23", "2026-12-08") == [
+        "Tue 11-24 18:45", "Tue 12-01 18:45",
+    ]
+
+
+def test_subscribers_in_three_time_zones_get_their_digest_at_their_local_time(bot: Paperbot) -> None:
+    berlin = add_subscription(bot, "b@example.org", frequency="daily", send_time="08:00", timezone="Europe/Berlin")
+    new_york = add_subscription(bot, "n@example.org", frequency="weekdays", send_time="07:30",
+                                timezone="America/New_York")
+    tokyo = add_subscription(bot, "t@example.org", frequency="weekly", send_time="09:00", timezone="Asia/Tokyo",
+                             weekday=0)
+    backdate(bot, MONDAY - timedelta(days=30))
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    replay(scheduler, clock, MONDAY, MONDAY + timedelta(days=7))
+    scheduler.stop()
+
+    def local(sub_id: int, zone: str) -> list[tuple[str, str]]:
+        return [(d.period, d.claimed_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")) for d in digests(bot, sub_id)]
+
+    assert local(berlin, "Europe/Berlin") == [(f"2026-11-{day}", f"{name} 08:00") for day, name in
+                                              zip(range(23, 30), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+                                                  strict=True)]
+    assert local(new_york, "America/New_York") == [(f"2026-11-{day}", f"{name} 07:30") for day, name in
+                                                   zip(range(23, 28), ["Mon", "Tue", "Wed", "Thu", "Fri"], strict=True)]
+    # Monday 09:00 in Tokyo is Monday 00:00 UTC: the first and the last instant of the replay.
+    assert local(tokyo, "Asia/Tokyo") == [("2026-W48", "Mon 09:00"), ("2026-W49", "Mon 09:00")]
+
+
+# ---- DST ---------------------------------------------------------------------------------------
+
+
+def test_dst_spring_forward_0230_fires_at_0330_and_sends_once(bot: Paperbot) -> None:
+    # 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST, so 02:30 does not exist that night.
+    # APScheduler fires at 01:30 UTC = 03:30 CEST; the period of that day ends at the same instant.
+    sub_id = add_subscription(bot, "s@example.org", send_time="02:30", timezone="Europe/Berlin")
+    backdate(bot, utc(2026, 3, 1))
+    clock = Clock(utc(2026, 3, 28, 0, 0))
+    scheduler = scheduler_for(bot, clock)
+    fires = replay(scheduler, clock, utc(2026, 3, 28, 0, 0), utc(2026, 3, 31, 0, 0))
+    scheduler.stop()
+    assert [f.astimezone(BERLIN).strftime("%m-%d %H:%M %Z") for f, _ in fires] == [
+        "03-28 02:30 CET", "03-29 03:30 CEST", "03-30 02:30 CEST",
+    ]
+    assert [(d.period, d.claimed_at.astimezone(BERLIN).strftime("%H:%M")) for d in digests(bot, sub_id)] == [
+        ("2026-03-28", "02:30"), ("2026-03-29", "03:30"), ("2026-03-30", "02:30"),
+    ]
+
+
+def test_dst_fall_back_0230_fires_twice_and_sends_once(bot: Paperbot, caplog: pytest.LogCaptureFixture) -> None:
+    # 2026-10-25 in Berlin: 03:00 CEST goes back to 02:00 CET, so 02:30 happens twice. APScheduler fires
+    # at both (00:30 and 01:30 UTC); both map to period 2026-10-25, so the second fire finds it sent.
+    sub_id = add_subscription(bot, "f@example.org", send_time="02:30", timezone="Europe/Berlin",
+                              always_send=True)
+    backdate(bot, utc(2026, 10, 1))
+    clock = Clock(utc(2026, 10, 24, 12, 0))
+    scheduler = scheduler_for(bot, clock)
+    with caplog.at_level(logging.INFO, logger="paperbot.scheduler"):
+        fires = replay(scheduler, clock, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 0, 0))
+    scheduler.stop()
+    assert [f.strftime("%m-%d %H:%M") for f, _ in fires] == ["10-25 00:30", "10-25 01:30"]
+    assert [(d.period, d.claimed_at) for d in digests(bot, sub_id)] == [("2026-10-25", utc(2026, 10, 25, 0, 30))]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job=digest")]
+    assert re.fullmatch(rf"job=digest subscription={sub_id} period=2026-10-25 status=sent items=\d+ duration_ms=\d+",
+                        lines[0])
+    assert re.fullmatch(rf'job=digest subscription={sub_id} period=2026-10-25 status=skipped items=0 '
+                        rf'error="already sent" duration_ms=\d+', lines[1])
+
+
+# ---- catch-up after downtime -------------------------------------------------------------------
+
+
+def test_restart_after_two_day_outage_sends_only_the_latest_missed_period_once(bot: Paperbot) -> None:
+    daily = add_subscription(bot, "d@example.org", send_time="08:00", timezone="Europe/Berlin")
+    weekdays = add_subscription(bot, "w@example.org", frequency="weekdays", send_time="07:00", timezone="UTC")
+    weekly = add_subscription(bot, "k@example.org", frequency="weekly", weekday=0, send_time="06:00")
+    backdate(bot, MONDAY - timedelta(days=30))
+    clock = Clock(MONDAY)
+    first = scheduler_for(bot, clock)
+    replay(first, clock, MONDAY, utc(2026, 11, 23, 12, 0))  # Monday: everyone gets theirs
+    first.stop()  # the outage: nothing runs on Tuesday or Wednesday morning
+
+    clock.now = utc(2026, 11, 25, 12, 0)  # Wednesday noon: restart
+    second = scheduler_for(bot, clock)
+    assert {m.subscription.id: m.period.key for m in missed(bot, now=clock.now)} == {
+        daily: "2026-11-25", weekdays: "2026-11-25",  # Tuesday's periods are skipped, as documented
+    }
+    second.sweep()
+    second.sweep()  # the next sweep (or a second leader) finds nothing left to do
+    second.stop()
+    assert [d.period for d in digests(bot, daily)] == ["2026-11-23", "2026-11-25"]
+    assert [d.period for d in digests(bot, weekdays)] == ["2026-11-23", "2026-11-25"]
+    assert [d.period for d in digests(bot, weekly)] == ["2026-W48"]
+    assert missed(bot, now=clock.now) == []
+
+
+def test_a_subscription_created_after_its_send_time_waits_for_the_next_one(bot: Paperbot) -> None:
+    add_subscription(bot, "late@example.org", send_time="08:00")
+    backdate(bot, utc(2026, 11, 23, 9, 0))
+    assert missed(bot, now=utc(2026, 11, 23, 10, 0)) == []
+    assert [m.period.key for m in missed(bot, now=utc(2026, 11, 24, 8, 0))] == ["2026-11-24"]
+
+
+def test_a_new_leader_resends_a_digest_whose_sender_died(bot: Paperbot) -> None:
+    sub_id = add_subscription(bot, "c@example.org", send_time="08:00", always_send=True)
+    backdate(bot, MONDAY - timedelta(days=1))
+    now = utc(2026, 11, 23, 8, 0)
+    period = latest_period(bot.subscriptions()[0], now=now)
+    picks = bot.recommend(subscriber_id=bot.subscriptions()[0].subscriber_id, since=period.start, now=now)
+    held = store.claim(bot.engine, sub_id, period, picks, now=now)  # claimed, then the process was killed
+    assert held is not None
+    clock = Clock(now + timedelta(minutes=2))  # well inside the 15-minute lease
+    scheduler = scheduler_for(bot, clock)  # becoming leader marks the orphaned claim retryable
+    assert [(d.status, d.error) for d in digests(bot, sub_id)] == [("claimed", INTERRUPTED)]
+    scheduler.sweep()
+    scheduler.stop()
+    assert [(d.period, d.status, d.attempts) for d in digests(bot, sub_id)] == [("2026-11-23", "sent", 2)]
+
+
+# ---- sync --------------------------------------------------------------------------------------
+
+
+def test_sync_adds_reschedules_and_removes_digest_jobs(bot: Paperbot) -> None:
+    one = add_subscription(bot, "one@example.org", send_time="08:00")
+    two = add_subscription(bot, "two@example.org", send_time="09:00")
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    assert set(scheduler.digest_triggers()) == {one, two}
+    assert scheduler.sync() == type(scheduler.sync())()  # nothing changed: nothing touched
+
+    add_subscription(bot, "one@example.org", send_time="18:30", timezone="Asia/Tokyo")
+    bot.set_active(subscription_id=two, active=False, reason="on holiday")
+    three = add_subscription(bot, "three@example.org")
+    report = scheduler.sync()
+    assert (report.added, report.changed, report.removed) == ((three,), (one,), (two,))
+    trigger = scheduler.digest_triggers()[one]
+    assert trigger.get_next_fire_time(None, MONDAY) == utc(2026, 11, 23, 9, 30)  # 18:30 in Tokyo
+    assert scheduler.info().digest_jobs == 2
+    scheduler.stop()
+
+
+# ---- leader election ---------------------------------------------------------------------------
+
+
+def test_one_leader_per_sqlite_database_and_takeover(bot: Paperbot, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock(MONDAY)
+    first = scheduler_for(bot, clock)
+    with caplog.at_level(logging.WARNING, logger="paperbot.scheduler"):
+        second = scheduler_for(bot, clock)
+    assert (first.info().state, second.info().state) == ("leader", "follower")
+    assert FOLLOWER_MESSAGE in caplog.text
+    assert second.digest_triggers() == {}
+    first.stop()
+    second.check_leader()
+    assert second.info().state == "leader"
+    second.stop()
+    assert second.info().state == "stopped"
+
+
+@pytest.mark.postgres
+def test_one_leader_per_postgres_database_and_takeover_when_its_connection_dies(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    bot = world(tmp_path / "data", postgres_url, papers_at=PAPERS_AT)
+    add_subscription(bot, "p@example.org")
+    clock = Clock(MONDAY)
+    first, second = scheduler_for(bot, clock), scheduler_for(bot, clock)
+    assert isinstance(first.lock, PostgresLock)
+    assert (first.info().state, second.info().state) == ("leader", "follower")
+    second.check_leader()
+    assert second.info().state == "follower"
+
+    # The leader's session dies (server restart, network): its lock is gone with it.
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'")
+    second.check_leader()
+    first.check_leader()
+    assert (first.info().state, second.info().state) == ("follower", "leader")
+    assert first.digest_triggers() == {} and len(second.digest_triggers()) == 1
+    first.stop()
+    second.stop()
+    bot.close()
+
+
+def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    a, b = FileLock(tmp_path / "x.lock"), FileLock(tmp_path / "x.lock")
+    assert a.try_acquire() and a.try_acquire()  # re-entrant for its holder
+    assert not b.try_acquire()
+    a.release()
+    assert b.try_acquire() and b.still_held()
+    b.release()
+
+
+def test_scheduler_uses_the_documented_job_defaults(bot: Paperbot) -> None:
+    scheduler: Scheduler = scheduler_for(bot, Clock(MONDAY))
+    add_subscription(bot, "j@example.org")
+    scheduler.sync()
+    job = scheduler._aps.get_job(f"digest:{bot.subscriptions()[0].id}")
+    assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (3600, True, 1)
+    assert str(job.trigger.timezone) == "UTC" and str(scheduler._aps.timezone) == "UTC"
+    scheduler.stop()
