@@ -1,0 +1,239 @@
+"""Deliver digests: one self-contained, idempotent unit per (subscription, period), ids in.
+
+    run_digest(bot, subscription_id=3, now=now)   # the digest of the latest period that is due
+    run_due(bot, now=now)                         # every active subscription whose period is unsent
+
+One digest: claim the (subscription, period) key together with the picked items, render for the
+channel, deliver, record the outcome. A repeated or concurrent run loses the claim and reports
+"skipped"; an attempt that failed for a temporary reason (SMTP down) is retried by the next run with
+the same items; a permanent failure (SMTP 5xx) marks the digest failed with the server's reason.
+Nothing above the bar: the digest is "empty" and nothing is sent, unless the subscriber chose
+always_send (then a short note goes out).
+
+If a run dies after the server accepted the mail but before the outcome is stored, the retry sends it
+again with the same Message-ID (mail clients fold such duplicates).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.deliver import Batch
+from bot.deliver.email import SmtpSender
+from bot.deliver.outbox import write_outbox
+from bot.digest import store
+from bot.digest.email import render_email
+from bot.digest.period import latest_period
+from bot.errors import DeliveryError, InvalidInput, NotFound, TemporaryDeliveryError
+from bot.links import Links
+from bot.records import DigestResult, DigestView, SubscriptionView
+from bot.service import Paperbot
+
+__all__ = [
+    "Channel",
+    "CHANNELS",
+    "run_digest",
+    "run_due",
+    "run_for_subscriber",
+    "get_subscription",
+    "email_channel",
+    "outbox_channel",
+]
+
+log = logging.getLogger("paperbot.digests")
+
+# Renders a digest for its channel and delivers it; returns where it went (Message-ID, path, Slack ts).
+# Raises TemporaryDeliveryError (retry later) or DeliveryError (permanent).
+Channel = Callable[[DigestView, SubscriptionView, Batch], str]
+
+
+def _links(batch: Batch) -> Links:
+    return batch.shared("links", lambda: Links.from_settings(batch.settings))
+
+
+def _write_outbox(view: DigestView, subscription: SubscriptionView, batch: Batch, name: str) -> str:
+    message = render_email(
+        view, subscription=subscription, settings=batch.settings, now=batch.now, links=_links(batch)
+    )
+    return str(write_outbox(message, outbox_dir=batch.settings.outbox_dir, name=name))
+
+
+def email_channel(view: DigestView, subscription: SubscriptionView, batch: Batch) -> str:
+    """SMTP when PAPERBOT_SMTP_HOST is set, else the file outbox."""
+    if not batch.settings.smtp_host:
+        return outbox_channel(view, subscription, batch)
+    message = render_email(
+        view, subscription=subscription, settings=batch.settings, now=batch.now, links=_links(batch)
+    )
+    smtp = batch.shared("smtp", lambda: SmtpSender(batch.settings, sleep=batch.sleep))
+    return smtp.send(message)
+
+
+def outbox_channel(view: DigestView, subscription: SubscriptionView, batch: Batch) -> str:
+    """Files `<outbox>/<digest id>-<period>.eml` and `.html`."""
+    return _write_outbox(view, subscription, batch, f"{view.id}-{view.period}")
+
+
+# The dispatch point. A "module:function" string is imported on first use, so Slack's dependencies
+# load only when a Slack digest goes out.
+CHANNELS: dict[str, Channel | str] = {
+    "email": email_channel,
+    "outbox": outbox_channel,
+    "slack": "bot.deliver.slack:deliver_digest",
+}
+
+
+def _channel(name: str) -> Channel:
+    entry = CHANNELS.get(name)
+    if entry is None:
+        raise DeliveryError(f"unknown channel {name!r}; paperbot delivers to {', '.join(CHANNELS)}")
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        try:
+            loaded: Channel = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise DeliveryError(f"the {name} channel is not available in this installation ({exc})") from exc
+        return loaded
+    return entry
+
+
+def get_subscription(bot: Paperbot, *, subscription_id: int) -> SubscriptionView:
+    """One subscription, active or not (NotFound otherwise)."""
+    for view in bot.subscriptions(active_only=False):
+        if view.id == subscription_id:
+            return view
+    raise NotFound(f"no subscription {subscription_id}; `paperbot profile show SUBSCRIBER` lists them")
+
+
+def _run(bot: Paperbot, subscription: SubscriptionView, batch: Batch, *, dry_run: bool) -> DigestResult:
+    now = batch.now
+    period = latest_period(subscription, now=now)
+
+    def result(status: str, **fields: object) -> DigestResult:
+        return DigestResult(subscription_id=subscription.id, period=period.key, status=status, **fields)  # type: ignore[arg-type]
+
+    if not subscription.active:
+        return result("skipped", error=f"subscription is {subscription.paused_reason or 'paused'}")
+    found = store.find(bot.engine, subscription.id, period.key)
+    if dry_run:
+        if found is not None:
+            view = store.digest_view(bot.engine, found.id, period=period, subscription=subscription)
+        else:
+            picks = bot.recommend(
+                subscriber_id=subscription.subscriber_id,
+                since=period.start,
+                limit=subscription.digest_size,
+                now=now,
+            )
+            view = store.preview_view(bot.engine, picks, period=period, subscription=subscription)
+        where = _write_outbox(view, subscription, batch, f"dry-run-{subscription.id}-{period.key}")
+        return result("dry_run", items=len(view.entries), location=where)
+    if found is None:
+        try:
+            picks = bot.recommend(
+                subscriber_id=subscription.subscriber_id,
+                since=period.start,
+                limit=subscription.digest_size,
+                now=now,
+            )
+        except InvalidInput as exc:  # no interests yet: nothing to rank, nothing to claim
+            return result("skipped", error=exc.message)
+        held = store.claim(bot.engine, subscription.id, period, picks, now=now)
+        if held is None:
+            return result("skipped", error="another run claimed this digest first")
+    elif found.status != "claimed":
+        return result(
+            "skipped", digest_id=found.id, location=found.message_ref, error=f"already {found.status}"
+        )
+    else:
+        held = store.take_over(bot.engine, found, now=now)
+        if held is None:
+            return result("skipped", digest_id=found.id, error="another run is sending this digest")
+    view = store.digest_view(bot.engine, held.digest_id, period=period, subscription=subscription)
+    return _send(bot, view, subscription, held, batch, result)
+
+
+def _send(
+    bot: Paperbot,
+    view: DigestView,
+    subscription: SubscriptionView,
+    held: store.Claim,
+    batch: Batch,
+    result: Callable[..., DigestResult],
+) -> DigestResult:
+    done = {"digest_id": view.id, "items": len(view.entries)}
+    if not view.entries and not subscription.always_send:
+        store.finish(bot.engine, held, status="empty", sent_at=batch.now)
+        return result("empty", **done)
+    try:
+        where = _channel(view.channel)(view, subscription, batch)
+    except TemporaryDeliveryError as exc:
+        store.finish(bot.engine, held, status="claimed", error=exc.message)
+        log.warning(
+            "digest %d for subscription %d will be retried: %s", view.id, subscription.id, exc.message
+        )
+        return result("retry", error=exc.message, **done)
+    except DeliveryError as exc:
+        store.finish(bot.engine, held, status="failed", error=exc.message)
+        log.error("digest %d for subscription %d failed: %s", view.id, subscription.id, exc.message)
+        return result("failed", error=exc.message, **done)
+    except Exception as exc:
+        store.finish(bot.engine, held, status="claimed", error=f"internal error: {exc!r}")
+        raise
+    status = "sent" if view.entries else "empty"
+    store.finish(bot.engine, held, status=status, sent_at=batch.now, message_ref=where)
+    return result(status, location=where, **done)
+
+
+def run_digest(
+    bot: Paperbot,
+    *,
+    subscription_id: int,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestResult:
+    """Deliver the latest due digest of one subscription (or, with dry_run, write it to the outbox
+    as dry-run-<subscription>-<period>.eml and change nothing)."""
+    with Batch(bot.settings, now, sleep) as batch:
+        return _run(bot, get_subscription(bot, subscription_id=subscription_id), batch, dry_run=dry_run)
+
+
+def run_for_subscriber(
+    bot: Paperbot,
+    *,
+    subscriber_id: int,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[DigestResult]:
+    """`run_digest` for each active subscription of one subscriber."""
+    subscriptions = bot.subscriber(subscriber_id=subscriber_id).subscriptions
+    with Batch(bot.settings, now, sleep) as batch:
+        return [_run(bot, s, batch, dry_run=dry_run) for s in subscriptions if s.active]
+
+
+def run_due(
+    bot: Paperbot, *, now: datetime, sleep: Callable[[float], None] = time.sleep
+) -> list[DigestResult]:
+    """Deliver every active subscription's latest period that has no outcome yet; one SMTP
+    connection serves the whole batch. A digest that crashes is logged and left for the next run."""
+    results = []
+    with Batch(bot.settings, now, sleep) as batch:
+        for subscription in bot.subscriptions(active_only=True):
+            found = store.find(bot.engine, subscription.id, latest_period(subscription, now=now).key)
+            if found is not None and found.status != "claimed":
+                continue
+            try:
+                results.append(_run(bot, subscription, batch, dry_run=False))
+            except Exception as exc:
+                log.exception("digest for subscription %d crashed", subscription.id)
+                period = latest_period(subscription, now=now).key
+                results.append(
+                    DigestResult(subscription.id, period, "retry", error=f"internal error: {exc!r}")
+                )
+    return results

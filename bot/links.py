@@ -1,0 +1,193 @@
+"""Signed, expiring tokens for email links, and the URLs that carry them.
+
+A token holds ids only (never an address) and is signed with itsdangerous under one salt per purpose,
+so a feedback token can never be used as an unsubscribe token. Keys rotate: the newest key signs,
+every key in the list verifies (list them oldest to newest).
+
+Replay rules (see docs in `bot/web.py`):
+- feedback: re-posting a token is harmless; the same vote is "already recorded", the last vote wins.
+- unsubscribe: each token carries a nonce and acts at most once. Its key is stored in ProcessedEvent;
+  a used token whose subscription was re-activated since is refused (410) instead of unsubscribing again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.errors import TokenError
+from storage import models
+from storage.db import session_scope
+
+__all__ = [
+    "VOTES",
+    "MAX_AGE",
+    "ExpiredToken",
+    "UsedToken",
+    "FeedbackToken",
+    "UnsubscribeToken",
+    "ManageToken",
+    "Links",
+    "unsubscribe_mailto",
+    "was_used",
+]
+
+VOTES = ("up", "down", "save")
+# How long a link works after the mail was sent. Unsubscribe links outlive the others on purpose:
+# people unsubscribe from old mail, and bulk-sender rules expect the link to keep working.
+MAX_AGE = {
+    "feedback": timedelta(days=60),
+    "unsubscribe": timedelta(days=365),
+    "manage": timedelta(days=60),
+}
+
+
+class ExpiredToken(TokenError):
+    """The link is older than its purpose allows."""
+
+    status = 410
+
+
+class UsedToken(TokenError):
+    """A one-time link that has already done its job."""
+
+    status = 410
+
+
+@dataclass(frozen=True)
+class FeedbackToken:
+    item_id: int  # DigestItem id
+    vote: str  # up | down | save
+
+
+@dataclass(frozen=True)
+class UnsubscribeToken:
+    subscription_id: int
+    nonce: str  # makes each unsubscribe link a distinct one-time key
+
+    @property
+    def key(self) -> str:
+        """The ProcessedEvent key that marks this token as used."""
+        return f"unsubscribe:{self.subscription_id}:{self.nonce}"
+
+
+@dataclass(frozen=True)
+class ManageToken:
+    subscription_id: int
+
+
+def _clock_signer(now: datetime) -> type[TimestampSigner]:
+    # itsdangerous reads time.time(); time is a parameter in paperbot, so pin it per call.
+    stamp = int(now.timestamp())
+
+    class PinnedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
+
+    return PinnedSigner
+
+
+class Links:
+    """Makes and reads signed link tokens; builds the public URLs under `base_url`."""
+
+    def __init__(self, keys: Sequence[str], *, base_url: str) -> None:
+        if not keys or not all(keys):
+            raise TokenError("no signing key: set PAPERBOT_SECRET_KEY or let paperbot generate one")
+        self.keys = list(keys)
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, old_keys: Sequence[str] = ()) -> Links:
+        """The current key signs; `old_keys` (oldest first) still verify links already mailed."""
+        return cls([*old_keys, settings.signing_key()], base_url=settings.base_url)
+
+    # ---- tokens ------------------------------------------------------------------------------
+
+    def _serializer(self, purpose: str, now: datetime) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.keys, salt=f"paperbot.{purpose}", signer=_clock_signer(now))
+
+    def dumps(self, purpose: str, payload: list[Any], *, now: datetime) -> str:
+        return str(self._serializer(purpose, now).dumps(payload))
+
+    def loads(self, purpose: str, token: str, *, now: datetime) -> list[Any]:
+        """The payload, or TokenError (tampered / wrong purpose) or ExpiredToken."""
+        max_age = int(MAX_AGE[purpose].total_seconds())
+        try:
+            payload = self._serializer(purpose, now).loads(token, max_age=max_age)
+        except SignatureExpired:
+            raise ExpiredToken(
+                "This link has expired. Use the links in your latest digest, or ask for a fresh one."
+            ) from None
+        except BadSignature:
+            raise TokenError(
+                "This link is not valid: it may have been cut off or changed. "
+                "Open it again from the email, or copy the whole address."
+            ) from None
+        if not isinstance(payload, list) or not all(isinstance(part, int | str) for part in payload):
+            raise TokenError("This link is not valid. Open it again from the email.")
+        return payload
+
+    def feedback_token(self, *, item_id: int, vote: str, now: datetime) -> str:
+        if vote not in VOTES:
+            raise ValueError(f"vote {vote!r} is not one of {VOTES}")
+        return self.dumps("feedback", [item_id, vote], now=now)
+
+    def read_feedback(self, token: str, *, now: datetime) -> FeedbackToken:
+        payload = self.loads("feedback", token, now=now)
+        match payload:
+            case [int(item_id), str(vote)] if vote in VOTES:
+                return FeedbackToken(item_id=item_id, vote=vote)
+        raise TokenError("This feedback link is not valid. Open it again from the email.")
+
+    def unsubscribe_token(self, *, subscription_id: int, now: datetime, nonce: str | None = None) -> str:
+        return self.dumps("unsubscribe", [subscription_id, nonce or secrets.token_hex(6)], now=now)
+
+    def read_unsubscribe(self, token: str, *, now: datetime) -> UnsubscribeToken:
+        match self.loads("unsubscribe", token, now=now):
+            case [int(subscription_id), str(nonce)]:
+                return UnsubscribeToken(subscription_id=subscription_id, nonce=nonce)
+        raise TokenError("This unsubscribe link is not valid. Open it again from the email.")
+
+    def manage_token(self, *, subscription_id: int, now: datetime) -> str:
+        return self.dumps("manage", [subscription_id], now=now)
+
+    def read_manage(self, token: str, *, now: datetime) -> ManageToken:
+        match self.loads("manage", token, now=now):
+            case [int(subscription_id)]:
+                return ManageToken(subscription_id=subscription_id)
+        raise TokenError("This settings link is not valid. Open it again from the email.")
+
+    # ---- URLs --------------------------------------------------------------------------------
+
+    def feedback_url(self, *, item_id: int, vote: str, now: datetime) -> str:
+        return f"{self.base_url}/email/feedback/{self.feedback_token(item_id=item_id, vote=vote, now=now)}"
+
+    def unsubscribe_url(self, token: str) -> str:
+        return f"{self.base_url}/email/unsubscribe/{token}"
+
+    def manage_url(self, *, subscription_id: int, now: datetime) -> str:
+        return f"{self.base_url}/email/manage/{self.manage_token(subscription_id=subscription_id, now=now)}"
+
+
+def unsubscribe_mailto(address: str, token: str) -> str:
+    """The mailto: form of List-Unsubscribe; the token in the subject identifies the subscription."""
+    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+
+
+# ---- one-time keys (ProcessedEvent) ------------------------------------------------------------
+
+
+def was_used(engine: Engine, key: str) -> bool:
+    """Whether a one-time key was already used (Paperbot.first_time records it)."""
+    with session_scope(engine) as session:
+        query = select(models.ProcessedEvent.key).where(models.ProcessedEvent.key == key)
+        return session.exec(query).first() is not None
