@@ -106,8 +106,11 @@ def render(families: Iterable[Family]) -> str:
         lines.append(f"# TYPE {family.name} {family.kind}")
         for sample in family.samples:
             labels = ",".join(f'{key}="{_escape(val)}"' for key, val in sample.labels)
-            lines.append(f"{sample.name}{{{labels}}} {_value(sample.value)}" if labels else
-                         f"{sample.name} {_value(sample.value)}")
+            lines.append(
+                f"{sample.name}{{{labels}}} {_value(sample.value)}"
+                if labels
+                else f"{sample.name} {_value(sample.value)}"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,8 @@ def _last_ingest(bot: Paperbot) -> dict[str, Any]:
         success = session.exec(select(func.max(models.Source.last_success_at))).one()
         failing = session.exec(
             select(models.Source.url, models.Source.last_error).where(
-                models.Source.enabled, models.Source.last_error.is_not(None)  # type: ignore[union-attr]
+                models.Source.enabled,
+                models.Source.last_error.is_not(None),  # type: ignore[union-attr]
             )
         ).all()
     return {"last_success_at": _iso(success), "failing_sources": [{"url": u, "error": e} for u, e in failing]}
@@ -97,14 +98,26 @@ def database_families(bot: Paperbot) -> list[Family]:
         last = session.exec(select(func.max(models.Source.last_success_at))).one()
     gauge = [
         ("paperbot_listings", "Listings stored.", (Sample("", (), float(listings)),)),
-        ("paperbot_digests", "Digests in the database by status (sent, empty, failed, claimed).",
-         _grouped(digests, "status")),
-        ("paperbot_feedback_votes", "Votes recorded (the last per subscriber and paper) by vote and channel.",
-         _grouped(votes, "vote", "via")),
-        ("paperbot_subscriptions", "Subscriptions by state.",
-         tuple(Sample("", (("state", "active" if a else "paused"),), float(n)) for a, n in subs)),
-        ("paperbot_last_ingest_timestamp_seconds", "Last successful fetch of any source (Unix time).",
-         (Sample("", (), last.timestamp()),) if last else ()),
+        (
+            "paperbot_digests",
+            "Digests in the database by status (sent, empty, failed, claimed).",
+            _grouped(digests, "status"),
+        ),
+        (
+            "paperbot_feedback_votes",
+            "Votes recorded (the last per subscriber and paper) by vote and channel.",
+            _grouped(votes, "vote", "via"),
+        ),
+        (
+            "paperbot_subscriptions",
+            "Subscriptions by state.",
+            tuple(Sample("", (("state", "active" if a else "paused"),), float(n)) for a, n in subs),
+        ),
+        (
+            "paperbot_last_ingest_timestamp_seconds",
+            "Last successful fetch of any source (Unix time).",
+            (Sample("", (), last.timestamp()),) if last else (),
+        ),
     ]
     return [Family(name, "gauge", help_text, _named(name, samples)) for name, help_text, samples in gauge]
 
@@ -127,8 +140,14 @@ def ops_routes(bot: Paperbot, scheduler: Scheduler | None) -> list[Route]:
             up = 1.0
         except Exception:  # the scrape still shows this process's counters, and that the database is down
             up = 0.0
-        families.append(Family("paperbot_database_up", "gauge", "1 when the database answered this scrape.",
-                               (Sample("paperbot_database_up", (), up),)))
+        families.append(
+            Family(
+                "paperbot_database_up",
+                "gauge",
+                "1 when the database answered this scrape.",
+                (Sample("paperbot_database_up", (), up),),
+            )
+        )
         return Response(render(families), media_type=PROMETHEUS_TYPE)
 
     return [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]

@@ -156,8 +156,11 @@ class Scheduler:
         with self._idle:
             drained = self._idle.wait_for(lambda: self._running == 0, timeout=limit)
         if not drained:
-            log.warning("%d job(s) still running after %.0f s; their digests are resumed at the next start",
-                        self._running, limit)
+            log.warning(
+                "%d job(s) still running after %.0f s; their digests are resumed at the next start",
+                self._running,
+                limit,
+            )
         self.lock.release()
         if self.state != "disabled":
             self.state = "stopped"
@@ -189,7 +192,7 @@ class Scheduler:
             elif self.state != "follower":
                 self.state = "follower"
                 retry = self.config.lock_retry.total_seconds()
-                log.warning("%s (retrying every %.0f s)", FOLLOWER_MESSAGE, retry)
+                log.warning("%s (retrying every %g s)", FOLLOWER_MESSAGE, retry)
 
     def _promote(self) -> None:
         now = self.clock()
@@ -273,13 +276,20 @@ class Scheduler:
 
     def _count(self, result: DigestResult) -> dict[str, object]:
         self.metrics.inc("paperbot_digests_total", status=result.status)
-        return {"subscription": result.subscription_id, "period": result.period, "status": result.status,
-                "items": result.items, "error": result.error}
+        return {
+            "subscription": result.subscription_id,
+            "period": result.period,
+            "status": result.status,
+            "items": result.items,
+            "error": result.error,
+        }
 
     def digest(self, subscription_id: int) -> None:
         """The cron job of one subscription: its latest due digest (a repeat fire is a no-op)."""
-        self._job("digest", lambda: self._count(run_digest(self.bot, subscription_id=subscription_id,
-                                                           now=self.clock())))
+        self._job(
+            "digest",
+            lambda: self._count(run_digest(self.bot, subscription_id=subscription_id, now=self.clock())),
+        )
 
     def sweep(self) -> None:
         """Missed and retryable digests (`bot.catchup`); each digest also gets its own log line."""

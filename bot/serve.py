@@ -103,8 +103,12 @@ def serve(
     web = uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=10, access_log=False)
     server = uvicorn.Server(web)
     bound_host, bound_port = sock.getsockname()[:2]
-    log.info("paperbot web on http://%s:%d (scheduler %s)", bound_host, bound_port,
-             "on" if schedule else "off: --no-schedule")
+    log.info(
+        "paperbot web on http://%s:%d (scheduler %s)",
+        bound_host,
+        bound_port,
+        "on" if schedule else "off: --no-schedule",
+    )
 
     def stop_serving(_sig: int, _frame: FrameType | None) -> None:
         server.should_exit = True
@@ -137,10 +141,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--no-schedule", action="store_true", help="serve the web only, never schedule")
-    parser.add_argument("--lock-retry", type=float, default=15.0, metavar="SECONDS",
-                        help="how often a follower tries to take over the scheduler (default 15)")
-    parser.add_argument("--sweep-every", type=float, default=300.0, metavar="SECONDS",
-                        help="how often missed and retryable digests are sent (default 300)")
+    parser.add_argument(
+        "--lock-retry",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="how often a follower tries to take over the scheduler (default 15)",
+    )
+    parser.add_argument(
+        "--sweep-every",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how often missed and retryable digests are sent (default 300)",
+    )
     return parser
 
 

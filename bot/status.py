@@ -10,7 +10,7 @@ status and scheduler cannot disagree, DST days included.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -88,12 +88,22 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 def _digest(row: models.Digest) -> DigestStatus:
     assert row.id is not None
-    return DigestStatus(row.id, row.subscription_id, row.period, row.status, row.attempts, row.error,
-                        row.claimed_at, row.sent_at)
+    return DigestStatus(
+        row.id,
+        row.subscription_id,
+        row.period,
+        row.status,
+        row.attempts,
+        row.error,
+        row.claimed_at,
+        row.sent_at,
+    )
 
 
 def _subscription(view: SubscriptionView, last: DigestStatus | None, now: datetime) -> SubscriptionStatus:
     fire = trigger_for(view).get_next_fire_time(None, now) if view.active else None
+    # Via UTC: on a spring-forward day APScheduler hands back the nonexistent local time (02:30+01:00).
+    fire = fire.astimezone(UTC) if fire else None
     return SubscriptionStatus(
         id=view.id,
         subscriber_id=view.subscriber_id,
@@ -103,7 +113,7 @@ def _subscription(view: SubscriptionView, last: DigestStatus | None, now: dateti
         active=view.active,
         paused_reason=view.paused_reason,
         next_run_local=fire.astimezone(ZoneInfo(view.timezone)) if fire else None,
-        next_run_utc=fire.astimezone(ZoneInfo("UTC")) if fire else None,
+        next_run_utc=fire,
         last_period=last.period if last else None,
         last_status=last.status if last else None,
     )
@@ -114,8 +124,15 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     d = models.Digest
     with session_scope(bot.engine) as session:
         sources = tuple(
-            SourceStatus(row.id or 0, row.url, row.enabled, row.kind, row.last_success_at, row.last_error,
-                         row.last_error_at)
+            SourceStatus(
+                row.id or 0,
+                row.url,
+                row.enabled,
+                row.kind,
+                row.last_success_at,
+                row.last_error,
+                row.last_error_at,
+            )
             for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
         )
         newest = select(d).order_by(col(d.claimed_at).desc(), col(d.id).desc()).limit(recent)
@@ -143,19 +160,31 @@ def render_status(status: Status, console: Console) -> None:
     sources = Table("id", "source", "kind", "last success", "last error", title="Sources")
     for s in status.sources:
         error = f"{_when(s.last_error_at)}: {s.last_error}" if s.last_error else ""
-        sources.add_row(str(s.id), s.url + ("" if s.enabled else " (not configured)"), s.kind or "",
-                        _when(s.last_success_at), error)
+        sources.add_row(
+            str(s.id),
+            s.url + ("" if s.enabled else " (not configured)"),
+            s.kind or "",
+            _when(s.last_success_at),
+            error,
+        )
     columns = ("id", "to", "schedule", "next run (local)", "next run (UTC)", "last digest")
     subs = Table(*columns, title="Subscriptions")
     for sub in status.subscriptions:
         last = f"{sub.last_period} {sub.last_status}" if sub.last_period else ""
         next_local = _when(sub.next_run_local) if sub.active else f"paused: {sub.paused_reason or 'paused'}"
-        subs.add_row(str(sub.id), f"{sub.channel}:{sub.target}", sub.schedule, next_local,
-                     _when(sub.next_run_utc), last)
+        subs.add_row(
+            str(sub.id),
+            f"{sub.channel}:{sub.target}",
+            sub.schedule,
+            next_local,
+            _when(sub.next_run_utc),
+            last,
+        )
     digests = Table("id", "subscription", "period", "status", "attempts", "sent", title="Recent digests")
     for dg in status.recent_digests:
-        digests.add_row(str(dg.id), str(dg.subscription_id), dg.period, dg.status, str(dg.attempts),
-                        _when(dg.sent_at))
+        digests.add_row(
+            str(dg.id), str(dg.subscription_id), dg.period, dg.status, str(dg.attempts), _when(dg.sent_at)
+        )
     failed = Table("id", "subscription", "period", "status", "error", title="Failed deliveries")
     for dg in status.failed_digests:
         state = "failed" if dg.status == "failed" else "will retry"

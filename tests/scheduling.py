@@ -20,7 +20,15 @@ from storage.db import session_scope
 from tests.digest.world import make_world
 
 __all__ = [
-    "Clock", "utc", "world", "sqlite_world", "add_subscription", "backdate", "replay", "digests", "scheduler_for",
+    "Clock",
+    "utc",
+    "world",
+    "sqlite_world",
+    "add_subscription",
+    "backdate",
+    "replay",
+    "digests",
+    "scheduler_for",
     "PAPERS_AT",
 ]
 
@@ -62,7 +70,9 @@ def sqlite_world(data_dir: Path, factory: pytest.TempPathFactory, **settings: ob
     return make_world(data_dir, f"sqlite:///{data_dir / 'paperbot.db'}", **settings)
 
 
-def add_subscription(bot: Paperbot, email: str, *, interests: Sequence[str] = INTERESTS[:1], **schedule: object) -> int:
+def add_subscription(
+    bot: Paperbot, email: str, *, interests: Sequence[str] = INTERESTS, **schedule: object
+) -> int:
     view = bot.subscribe(email=email, interests=interests, schedule=Schedule(**schedule))  # type: ignore[arg-type]
     return view.subscriptions[-1].id
 

@@ -48,15 +48,18 @@ def bot(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 
 
 def view(frequency: str, send_time: str, timezone: str, weekday: int = 0) -> SubscriptionView:
-    return SubscriptionView(1, 1, "email", "a@example.org", frequency, send_time, timezone, weekday, 10, False,
-                            True, None)
+    return SubscriptionView(
+        1, 1, "email", "a@example.org", frequency, send_time, timezone, weekday, 10, False, True, None
+    )
 
 
 def fire_times(subscription: SubscriptionView, start: str, end: str) -> list[str]:
     trigger, fires, previous = trigger_for(subscription), [], None
     now, stop = utc(*map(int, start.split("-"))), utc(*map(int, end.split("-")))
     while (fire := trigger.get_next_fire_time(previous, now)) and fire <= stop:
-        assert latest_period(subscription, now=fire).end == fire  # the digest due at each fire is that period's
+        assert (
+            latest_period(subscription, now=fire).end == fire
+        )  # the digest due at each fire is that period's
         fires.append(fire.astimezone(ZoneInfo("UTC")).strftime("%a %m-%d %H:%M"))
         previous = now = fire
     return fires
@@ -68,23 +71,32 @@ def fire_times(subscription: SubscriptionView, start: str, end: str) -> list[str
 def test_triggers_fire_at_local_send_times_in_three_time_zones() -> None:
     # Berlin is UTC+1 in November, New York UTC-5, Kolkata UTC+5:30.
     assert fire_times(view("daily", "08:00", "Europe/Berlin"), "2026-11-23", "2026-11-26") == [
-        "Mon 11-23 07:00", "Tue 11-24 07:00", "Wed 11-25 07:00",
+        "Mon 11-23 07:00",
+        "Tue 11-24 07:00",
+        "Wed 11-25 07:00",
     ]
     assert fire_times(view("weekdays", "07:30", "America/New_York"), "2026-11-27", "2026-12-02") == [
-        "Fri 11-27 12:30", "Mon 11-30 12:30", "Tue 12-01 12:30",
+        "Fri 11-27 12:30",
+        "Mon 11-30 12:30",
+        "Tue 12-01 12:30",
     ]
     # Wednesday 00:15 in Kolkata is still Tuesday in UTC.
     assert fire_times(view("weekly", "00:15", "Asia/Kolkata", weekday=2), "2026-11-23", "2026-12-08") == [
-        "Tue 11-24 18:45", "Tue 12-01 18:45",
+        "Tue 11-24 18:45",
+        "Tue 12-01 18:45",
     ]
 
 
 def test_subscribers_in_three_time_zones_get_their_digest_at_their_local_time(bot: Paperbot) -> None:
-    berlin = add_subscription(bot, "b@example.org", frequency="daily", send_time="08:00", timezone="Europe/Berlin")
-    new_york = add_subscription(bot, "n@example.org", frequency="weekdays", send_time="07:30",
-                                timezone="America/New_York")
-    tokyo = add_subscription(bot, "t@example.org", frequency="weekly", send_time="09:00", timezone="Asia/Tokyo",
-                             weekday=0)
+    berlin = add_subscription(
+        bot, "b@example.org", frequency="daily", send_time="08:00", timezone="Europe/Berlin"
+    )
+    new_york = add_subscription(
+        bot, "n@example.org", frequency="weekdays", send_time="07:30", timezone="America/New_York"
+    )
+    tokyo = add_subscription(
+        bot, "t@example.org", frequency="weekly", send_time="09:00", timezone="Asia/Tokyo", weekday=0
+    )
     backdate(bot, MONDAY - timedelta(days=30))
     clock = Clock(MONDAY)
     scheduler = scheduler_for(bot, clock)
@@ -92,13 +104,19 @@ def test_subscribers_in_three_time_zones_get_their_digest_at_their_local_time(bo
     scheduler.stop()
 
     def local(sub_id: int, zone: str) -> list[tuple[str, str]]:
-        return [(d.period, d.claimed_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")) for d in digests(bot, sub_id)]
+        return [
+            (d.period, d.claimed_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M"))
+            for d in digests(bot, sub_id)
+        ]
 
-    assert local(berlin, "Europe/Berlin") == [(f"2026-11-{day}", f"{name} 08:00") for day, name in
-                                              zip(range(23, 30), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-                                                  strict=True)]
-    assert local(new_york, "America/New_York") == [(f"2026-11-{day}", f"{name} 07:30") for day, name in
-                                                   zip(range(23, 28), ["Mon", "Tue", "Wed", "Thu", "Fri"], strict=True)]
+    assert local(berlin, "Europe/Berlin") == [
+        (f"2026-11-{day}", f"{name} 08:00")
+        for day, name in zip(range(23, 30), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], strict=True)
+    ]
+    assert local(new_york, "America/New_York") == [
+        (f"2026-11-{day}", f"{name} 07:30")
+        for day, name in zip(range(23, 28), ["Mon", "Tue", "Wed", "Thu", "Fri"], strict=True)
+    ]
     # Monday 09:00 in Tokyo is Monday 00:00 UTC: the first and the last instant of the replay.
     assert local(tokyo, "Asia/Tokyo") == [("2026-W48", "Mon 09:00"), ("2026-W49", "Mon 09:00")]
 
@@ -116,18 +134,25 @@ def test_dst_spring_forward_0230_fires_at_0330_and_sends_once(bot: Paperbot) -> 
     fires = replay(scheduler, clock, utc(2026, 3, 28, 0, 0), utc(2026, 3, 31, 0, 0))
     scheduler.stop()
     assert [f.astimezone(BERLIN).strftime("%m-%d %H:%M %Z") for f, _ in fires] == [
-        "03-28 02:30 CET", "03-29 03:30 CEST", "03-30 02:30 CEST",
+        "03-28 02:30 CET",
+        "03-29 03:30 CEST",
+        "03-30 02:30 CEST",
     ]
     assert [(d.period, d.claimed_at.astimezone(BERLIN).strftime("%H:%M")) for d in digests(bot, sub_id)] == [
-        ("2026-03-28", "02:30"), ("2026-03-29", "03:30"), ("2026-03-30", "02:30"),
+        ("2026-03-28", "02:30"),
+        ("2026-03-29", "03:30"),
+        ("2026-03-30", "02:30"),
     ]
 
 
-def test_dst_fall_back_0230_fires_twice_and_sends_once(bot: Paperbot, caplog: pytest.LogCaptureFixture) -> None:
+def test_dst_fall_back_0230_fires_twice_and_sends_once(
+    bot: Paperbot, caplog: pytest.LogCaptureFixture
+) -> None:
     # 2026-10-25 in Berlin: 03:00 CEST goes back to 02:00 CET, so 02:30 happens twice. APScheduler fires
     # at both (00:30 and 01:30 UTC); both map to period 2026-10-25, so the second fire finds it sent.
-    sub_id = add_subscription(bot, "f@example.org", send_time="02:30", timezone="Europe/Berlin",
-                              always_send=True)
+    sub_id = add_subscription(
+        bot, "f@example.org", send_time="02:30", timezone="Europe/Berlin", always_send=True
+    )
     backdate(bot, utc(2026, 10, 1))
     clock = Clock(utc(2026, 10, 24, 12, 0))
     scheduler = scheduler_for(bot, clock)
@@ -135,12 +160,18 @@ def test_dst_fall_back_0230_fires_twice_and_sends_once(bot: Paperbot, caplog: py
         fires = replay(scheduler, clock, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 0, 0))
     scheduler.stop()
     assert [f.strftime("%m-%d %H:%M") for f, _ in fires] == ["10-25 00:30", "10-25 01:30"]
-    assert [(d.period, d.claimed_at) for d in digests(bot, sub_id)] == [("2026-10-25", utc(2026, 10, 25, 0, 30))]
+    assert [(d.period, d.claimed_at) for d in digests(bot, sub_id)] == [
+        ("2026-10-25", utc(2026, 10, 25, 0, 30))
+    ]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job=digest")]
-    assert re.fullmatch(rf"job=digest subscription={sub_id} period=2026-10-25 status=sent items=\d+ duration_ms=\d+",
-                        lines[0])
-    assert re.fullmatch(rf'job=digest subscription={sub_id} period=2026-10-25 status=skipped items=0 '
-                        rf'error="already sent" duration_ms=\d+', lines[1])
+    assert re.fullmatch(
+        rf"job=digest subscription={sub_id} period=2026-10-25 status=sent items=\d+ duration_ms=\d+", lines[0]
+    )
+    assert re.fullmatch(
+        rf"job=digest subscription={sub_id} period=2026-10-25 status=skipped items=0 "
+        rf'error="already sent" duration_ms=\d+',
+        lines[1],
+    )
 
 
 # ---- catch-up after downtime -------------------------------------------------------------------
@@ -159,7 +190,8 @@ def test_restart_after_two_day_outage_sends_only_the_latest_missed_period_once(b
     clock.now = utc(2026, 11, 25, 12, 0)  # Wednesday noon: restart
     second = scheduler_for(bot, clock)
     assert {m.subscription.id: m.period.key for m in missed(bot, now=clock.now)} == {
-        daily: "2026-11-25", weekdays: "2026-11-25",  # Tuesday's periods are skipped, as documented
+        daily: "2026-11-25",
+        weekdays: "2026-11-25",  # Tuesday's periods are skipped, as documented
     }
     second.sweep()
     second.sweep()  # the next sweep (or a second leader) finds nothing left to do

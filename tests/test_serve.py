@@ -1,0 +1,242 @@
+"""Real `serve` processes over real SMTP on loopback: kill -9 mid-run and restart; two processes on one
+PostgreSQL database. Digests are counted from what the SMTP server received.
+
+The SMTP server lets a set number of recipients through and holds the next one, so "killed while
+sending digest N" is exact rather than a matter of timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.scheduler import FOLLOWER_MESSAGE
+from bot.service import Paperbot
+from storage import models
+from storage.db import make_engine, session_scope
+from tests.scheduling import PAPERS_AT, add_subscription, backdate, sqlite_world, world
+from tests.smtp import SmtpServer
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "test-signing-key-" + "x" * 32  # what tests.digest.world uses
+
+
+class _Gate:
+    def __init__(self, server: GatedSmtpServer, inner: Any) -> None:
+        self.server, self.inner = server, inner
+
+    async def handle_RCPT(self, *args: Any) -> str:
+        self.server.held += 1
+        while self.server.passed >= self.server.allowance:
+            await asyncio.sleep(0.01)
+        self.server.held -= 1
+        self.server.passed += 1
+        reply: str = await self.inner.handle_RCPT(*args)
+        return reply
+
+    async def handle_DATA(self, *args: Any) -> str:
+        reply: str = await self.inner.handle_DATA(*args)
+        return reply
+
+
+class GatedSmtpServer(SmtpServer):
+    """Accepts `allowance` recipients, then holds each further RCPT until the allowance is raised."""
+
+    def __init__(self, allowance: float) -> None:
+        super().__init__()
+        self.allowance, self.passed, self.held = allowance, 0, 0
+
+    def start(self) -> GatedSmtpServer:
+        super().start()
+        assert self._controller is not None
+        self._controller.handler = _Gate(self, self._controller.handler)  # read per new connection
+        return self
+
+    def message_ids(self) -> dict[str, list[str]]:
+        by_recipient: dict[str, list[str]] = defaultdict(list)
+        for received in self.received:
+            for rcpt in received.rcpt_tos:
+                by_recipient[rcpt].append(str(received.message["Message-ID"]))
+        return by_recipient
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float, *logs: Served) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {s.name}:\n{s.output()[-3000:]}" for s in logs)
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tails}")
+        time.sleep(0.1)
+
+
+class Served:
+    """A `python -m tests.serve_entry` process; its output goes to a file."""
+
+    def __init__(self, name: str, cwd: Path, env: dict[str, str]) -> None:
+        self.name, self.log = name, cwd / f"{name}.log"
+        args = ["--port", "0", "--lock-retry", "0.5", "--sweep-every", "3600"]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.serve_entry", *args],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(lambda: self.port is not None, f"{name} to listen", 20, self)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    @property
+    def port(self) -> int | None:
+        found = re.search(r"paperbot web on http://127\.0\.0\.1:(\d+)", self.output())
+        return int(found.group(1)) if found else None
+
+    def state(self) -> str:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
+        except httpx.TransportError:
+            return "down"
+        return str(response.json()["scheduler"]["state"])
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Served]]:
+    started: list[Served] = []
+    yield started
+    for served in started:  # a failed test must not leave servers behind
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait()
+
+
+def serve_env(data_dir: Path, smtp: SmtpServer, database_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_") and k != "DATABASE_URL"}
+    env |= {
+        "PYTHONPATH": str(REPO),
+        "PAPERBOT_DATA_DIR": str(data_dir),
+        "PAPERBOT_MODEL": "test-hash",
+        "PAPERBOT_SECRET_KEY": SECRET,
+        "PAPERBOT_SMTP_HOST": "127.0.0.1",
+        "PAPERBOT_SMTP_PORT": str(smtp.port),
+        "PAPERBOT_SMTP_STARTTLS": "false",
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def subscribe_readers(bot: Paperbot, count: int) -> str:
+    """`count` daily email subscriptions due an hour ago (far from the day boundary); returns the period."""
+    now = datetime.now(UTC)
+    send_time = (now - timedelta(hours=1)).strftime("%H:%M")
+    for n in range(count):
+        add_subscription(bot, f"reader{n:02d}@example.org", send_time=send_time, always_send=True)
+    backdate(bot, now - timedelta(days=2))
+    return (now - timedelta(hours=1)).date().isoformat()
+
+
+def stored_digests(database_url: str) -> list[tuple[str, str, int]]:
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            rows = session.exec(select(models.Digest).order_by(models.Digest.subscription_id)).all()
+            return [(row.period, row.status, row.attempts) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, processes: list[Served]
+) -> None:
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'paperbot.db'}"
+    bot = sqlite_world(data, tmp_path_factory)
+    period = subscribe_readers(bot, 40)
+    bot.close()
+    with GatedSmtpServer(allowance=10) as smtp:
+        first = Served("first", tmp_path, serve_env(data, smtp))
+        processes.append(first)
+        wait_until(
+            lambda: len(smtp.received) == 10 and smtp.held == 1, "10 digests sent, the 11th held", 20, first
+        )
+        first.proc.kill()  # SIGKILL: no cleanup at all, digest 11 stays claimed
+        assert first.proc.wait(timeout=10) == -signal.SIGKILL
+        assert [status for _, status, _ in stored_digests(url)].count("claimed") == 1
+
+        smtp.allowance = math.inf
+        second = Served("second", tmp_path, serve_env(data, smtp))
+        processes.append(second)
+        wait_until(
+            lambda: len(smtp.received) >= 40 and all(s == "sent" for _, s, _ in stored_digests(url)),
+            "all 40 digests",
+            30,
+            second,
+        )
+        assert second.stop() == 0
+    ids = smtp.message_ids()
+    assert sorted(ids) == [f"reader{n:02d}@example.org" for n in range(40)]
+    assert all(len(set(found)) == 1 for found in ids.values()), ids  # one digest per subscriber
+    assert len(smtp.received) == 40  # the held 11th never reached DATA, so nothing was sent twice
+    assert stored_digests(url).count((period, "sent", 1)) == 39
+    assert stored_digests(url).count((period, "sent", 2)) == 1  # the interrupted one, resent on restart
+    log = second.output()
+    assert "job=recover interrupted_digests=1" in log
+    assert re.search(
+        r"job=digest subscription=\d+ period=\S+ status=sent items=\d+ trigger=sweep duration_ms=", log
+    )
+    assert "scheduler stopped; leader lock released" in log
+
+
+@pytest.mark.postgres
+def test_two_serves_on_one_postgres_database_one_schedules_and_the_other_takes_over(
+    tmp_path: Path, postgres_url: str, processes: list[Served]
+) -> None:
+    bot = world(tmp_path / "seed", postgres_url, papers_at=PAPERS_AT)
+    subscribe_readers(bot, 12)
+    bot.close()
+    with GatedSmtpServer(allowance=3) as smtp:
+        leader = Served("leader", tmp_path, serve_env(tmp_path / "a", smtp, postgres_url))
+        processes.append(leader)
+        wait_until(lambda: smtp.held == 1, "the leader to send 3 digests and hold the 4th", 20, leader)
+        follower = Served("follower", tmp_path, serve_env(tmp_path / "b", smtp, postgres_url))
+        processes.append(follower)
+        wait_until(lambda: follower.state() == "follower", "the second serve to stand by", 20, follower)
+        assert leader.state() == "leader"
+        assert FOLLOWER_MESSAGE in follower.output()
+        assert "job=" not in follower.output()  # a follower runs no jobs
+
+        leader.proc.kill()
+        leader.proc.wait(timeout=10)
+        wait_until(lambda: follower.state() == "leader", "the follower to take over", 10, follower)
+        smtp.allowance = math.inf
+        wait_until(
+            lambda: len(smtp.received) >= 12 and all(s == "sent" for _, s, _ in stored_digests(postgres_url)),
+            "all 12 digests",
+            20,
+            follower,
+        )
+        assert follower.stop() == 0
+    ids = smtp.message_ids()
+    assert len(ids) == 12 and all(len(found) == 1 for found in ids.values()), ids
+    assert len(smtp.received) == 12
