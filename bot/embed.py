@@ -60,7 +60,12 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; 5.x only has the old name.
+        getter = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = getter()
         assert dim is not None
         return int(dim)
 

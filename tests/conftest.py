@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.embed import Encoder
+from bot.service import Paperbot, sample_feed_path
+from tests.factories import make_bot
 from tests.pg import postgres_bin, running_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,3 +66,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'paperbot.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real bundled model, loaded once per run."""
+    return Encoder()
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """A data dir with the bundled sample ingested and embedded (real model), built once per run."""
+    data_dir = tmp_path_factory.mktemp("sample") / "data"
+    bot = make_bot(data_dir, encoder=encoder)
+    bot.ingest(sources=[str(sample_feed_path())])
+    bot.close()
+    return data_dir
+
+
+@pytest.fixture
+def sample_bot(sample_template: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Paperbot]:
+    """A Paperbot on a private copy of the ingested sample (SQLite)."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_template, data_dir)
+    bot = make_bot(data_dir, encoder=encoder)
+    yield bot
+    bot.close()

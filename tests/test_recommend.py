@@ -1,0 +1,141 @@
+"""Subscribe, recommend and vote on the real sample with the real model (issue 3 acceptance)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlmodel import func, select
+
+from bot.embed import Encoder
+from bot.errors import InvalidInput, NotFound
+from bot.service import Paperbot
+from storage import models
+from storage.db import session_scope
+from tests.factories import make_bot
+
+INTEREST = "equivariant neural networks"
+
+
+class CountingEncoder(Encoder):
+    """The real encoder, recording every text it is asked to embed."""
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner.model_name)
+        self.__dict__["_model"] = inner._model  # share the loaded weights
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
+def test_equivariance_interest_ranks_equivariance_papers_first(sample_bot: Paperbot) -> None:
+    view = sample_bot.subscribe(email="a@example.org", interests=[INTEREST])
+    items = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    assert len(items) >= 3
+    assert all("quivarian" in item.listing.title for item in items[:3]), [i.listing.title for i in items]
+    assert all(INTEREST in item.reason for item in items[:3])
+
+
+def test_a_down_vote_changes_the_next_recommendation(sample_bot: Paperbot) -> None:
+    view = sample_bot.subscribe(email="a@example.org", interests=[INTEREST])
+    before = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    disliked = before[0].listing
+    result = sample_bot.record_feedback(subscriber_id=view.id, listing_id=disliked.id, vote="down")
+    assert result.changed
+    after = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    assert disliked.id not in [item.listing.id for item in after]  # voted papers are not shown again
+    # Its closest neighbour among the recommendations now scores lower than it did.
+    with session_scope(sample_bot.engine) as session:
+        from bot.vectors import listing_vectors
+
+        ids, vectors = listing_vectors(session, sample_bot.settings.model, [i.listing.id for i in before])
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+    others = [i for i in before[1:] if i.listing.id in [a.listing.id for a in after]]
+    neighbour = max(others, key=lambda i: float(by_id[i.listing.id] @ by_id[disliked.id]))
+    new_score = next(a.score for a in after if a.listing.id == neighbour.listing.id)
+    assert new_score < neighbour.score
+
+
+def test_nothing_is_embedded_twice(feeds_dir: Path, tmp_path: Path, encoder: Encoder) -> None:
+    counting = CountingEncoder(encoder)
+    bot = make_bot(tmp_path / "data", encoder=counting)
+    feed = feeds_dir / "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml"
+    bot.ingest(sources=[str(feed)])
+    first = len(counting.texts)
+    assert first == len(set(counting.texts)) == 5
+    copy = tmp_path / "again.xml"  # new mtime: parsed and stored again, every paper a duplicate
+    copy.write_bytes(feed.read_bytes())
+    report = bot.ingest(sources=[str(copy)])
+    assert report.totals["duplicate"] == 5 and report.embedded == 0
+    assert len(counting.texts) == first
+    with session_scope(bot.engine) as session:
+        assert session.exec(select(func.count()).select_from(models.Embedding)).one() == 5
+
+    view = bot.subscribe(email="b@example.org", interests=["transformer language models"])
+    assert counting.texts[first:] == ["transformer language models"]  # once, at subscribe
+    bot.recommend(subscriber_id=view.id)
+    bot.recommend(subscriber_id=view.id)
+    assert len(counting.texts) == first + 1  # recommend embeds nothing already known
+    bot.add_interest(subscriber_id=view.id, text="protein structure prediction")
+    assert counting.texts[first + 1 :] == ["protein structure prediction"]
+    bot.close()
+
+
+def test_seed_paper_interest_and_bibtex_import(sample_bot: Paperbot) -> None:
+    listing = next(x for x in sample_bot.listings() if "Gaunt Tensor" in x.title)
+    view = sample_bot.subscribe(email="c@example.org", seed_papers=[str(listing.id)])
+    assert view.interests[0].seed_listing_ids == (listing.id,)
+    bib = (
+        b"@article{ok, title={Equivariant message passing for the prediction of tensorial properties},"
+        b" abstract={We propose the polarizable atom interaction neural network (PaiNN).}}\n"
+        b"@article{broken, title={Never closed\n"
+        b"@misc{notitle, year={2020}}\n"
+    )
+    interests, warnings = sample_bot.import_bib(subscriber_id=view.id, data=bib)
+    assert len(interests) == 1 and "Equivariant message passing" in interests[0].label
+    assert any("line 2" in w for w in warnings) and any("notitle" in w for w in warnings)
+    items = sample_bot.recommend(subscriber_id=view.id, limit=5)
+    assert items and "quivarian" in items[0].listing.title
+
+
+def test_bad_input_gets_clear_errors_and_changes_nothing(sample_bot: Paperbot) -> None:
+    with pytest.raises(NotFound, match="no subscriber 999"):
+        sample_bot.recommend(subscriber_id=999)
+    view = sample_bot.subscribe(email="d@example.org")
+    with pytest.raises(InvalidInput, match="add-interest"):
+        sample_bot.recommend(subscriber_id=view.id)
+    with pytest.raises(NotFound, match="no listing 99999"):
+        sample_bot.record_feedback(subscriber_id=view.id, listing_id=99999, vote="up")
+    with pytest.raises(InvalidInput, match="not one of up, down, save"):
+        sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="meh")
+    with pytest.raises(NotFound, match="not in the database"):
+        sample_bot.subscribe(email="e@example.org", seed_papers=["2401.99999"])
+    assert sample_bot.find_subscriber(email="e@example.org") is None  # all or nothing
+    with pytest.raises(InvalidInput, match="no usable BibTeX"):
+        sample_bot.import_bib(subscriber_id=view.id, data=b"@article{x, year={2020}}")
+    assert sample_bot.subscriber(subscriber_id=view.id).interests == ()
+
+
+def test_repeated_votes_are_idempotent_and_the_last_one_wins(sample_bot: Paperbot) -> None:
+    view = sample_bot.subscribe(email="f@example.org", interests=[INTEREST])
+    assert sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="up").changed
+    assert not sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="up").changed
+    assert sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="down").changed
+    assert sample_bot.subscriber(subscriber_id=view.id).votes == {"down": 1}
+
+
+def test_missing_or_corrupt_index_is_rebuilt(sample_bot: Paperbot) -> None:
+    view = sample_bot.subscribe(email="g@example.org", interests=[INTEREST])
+    expected = [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)]
+    path = sample_bot.settings.index_path
+    sample_bot.__dict__.pop("index", None)
+    path.write_bytes(b"not a faiss index")
+    assert [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)] == expected
+    sample_bot.__dict__.pop("index", None)
+    path.unlink()
+    assert [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)] == expected
+    assert path.exists()
