@@ -3,19 +3,16 @@
 The format is a few lines of text, so paperbot writes it itself rather than depend on
 prometheus_client. Counters here count what *this process* did; totals that every process shares
 (digests by status, votes, listings) are read from the database at scrape time by `bot.ops`.
-
-Every job run also leaves one log line, `job=digest subscription=12 period=2026-11-23 status=sent
-items=7 duration_ms=412`, built by `job_line`.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Metrics", "Sample", "Family", "render", "job_line", "BUCKETS"]
+__all__ = ["Metrics", "Sample", "Family", "render", "BUCKETS"]
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)  # seconds; digests to ingests
 Labels = tuple[tuple[str, str], ...]
@@ -112,15 +109,3 @@ def render(families: Iterable[Family]) -> str:
                 else f"{sample.name} {_value(sample.value)}"
             )
     return "\n".join(lines) + "\n"
-
-
-def job_line(job: str, fields: Mapping[str, object], seconds: float) -> str:
-    """`job=NAME key=value ... duration_ms=N`; values with spaces are quoted."""
-    parts = [f"job={job}"]
-    for key, value in fields.items():
-        if value is None:
-            continue
-        text = str(value)
-        parts.append(f'{key}="{_escape(text)}"' if (" " in text or not text) else f"{key}={text}")
-    parts.append(f"duration_ms={round(seconds * 1000)}")
-    return " ".join(parts)

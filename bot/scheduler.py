@@ -4,8 +4,8 @@ The database is the source of truth; jobs live in memory and are rebuilt from it
 becomes leader and whenever subscriptions change (`sync()` diffs, and runs every minute to see changes
 made by other processes such as the CLI). Jobs:
 
-    digest:<id>   one CronTrigger per active subscription, in ITS time zone: daily every day at
-                  HH:MM, weekdays mon-fri, weekly on its weekday
+    digest:<id>   one CronTrigger per active subscription, in its own time zone (`bot.triggers`,
+                  which also says what happens on DST days)
     startup       once on becoming leader: ingest (when sources are configured), then the sweep
     sweep         every 5 min: missed and retryable digests (policy in `bot.catchup`)
     ingest        every 60 min over the configured sources
@@ -17,10 +17,6 @@ Only the process holding the leader lock (`bot.leader`) schedules; the others se
 take over when the leader dies. Job defaults follow the integration notes: a late run is still run
 within an hour (APScheduler's default grace of 1 s silently drops it), runs that piled up coalesce into
 one, and a job never overlaps itself.
-
-DST: a 02:30 subscription in Europe/Berlin fires at 03:30 CEST on the spring-forward day (02:30 does
-not exist) and twice on the fall-back day (02:30 CEST and 02:30 CET); both fires map to the same period
-key, so the second finds the digest sent and does nothing.
 """
 
 from __future__ import annotations
@@ -28,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -43,32 +37,19 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.catchup import catch_up, release_interrupted
 from bot.digests import run_digest
 from bot.housekeeping import prune
+from bot.jobs import JobRunner, job_line
 from bot.leader import LeaderLock, leader_lock
-from bot.metrics import Metrics, job_line
-from bot.records import DigestResult, SubscriptionView
+from bot.metrics import Metrics
+from bot.records import DigestResult
 from bot.service import Paperbot
+from bot.triggers import signature, trigger_for
 
-__all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "SyncReport", "trigger_for", "JOB_DEFAULTS"]
+__all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "SyncReport", "JOB_DEFAULTS", "FOLLOWER_MESSAGE"]
 
 log = logging.getLogger("paperbot.scheduler")
 
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FOLLOWER_MESSAGE = "another paperbot serve holds the scheduler lock; serving web only"
-
-
-def trigger_for(subscription: SubscriptionView) -> CronTrigger:
-    """The cron trigger of a subscription's digest, in the subscription's own time zone."""
-    hour, minute = (int(part) for part in subscription.send_time.split(":"))
-    days = {"daily": "*", "weekdays": "mon-fri", "weekly": WEEKDAYS[subscription.weekday]}
-    if subscription.frequency not in days:
-        raise ValueError(f"subscription {subscription.id}: unknown frequency {subscription.frequency!r}")
-    zone = ZoneInfo(subscription.timezone)
-    return CronTrigger(day_of_week=days[subscription.frequency], hour=hour, minute=minute, timezone=zone)
-
-
-def _signature(s: SubscriptionView) -> tuple[str, str, str, int]:
-    return (s.frequency, s.send_time, s.timezone, s.weekday)
 
 
 @dataclass(frozen=True)
@@ -127,9 +108,7 @@ class Scheduler:
         )
         self._planned: dict[int, tuple[str, str, str, int]] = {}
         self._mutex = threading.RLock()  # state changes and sync
-        self._idle = threading.Condition()
-        self._running = 0
-        self._stopping = threading.Event()
+        self._jobs = JobRunner(self.metrics)
         self._since: datetime | None = None
         self._last_ingest: tuple[datetime | None, str | None] = (None, None)
 
@@ -149,21 +128,18 @@ class Scheduler:
 
     def stop(self, timeout: float | None = None) -> bool:
         """Take no new jobs, wait up to `timeout` s for running ones, release the lock. True if drained."""
-        self._stopping.set()
+        limit = self.config.drain_timeout if timeout is None else timeout
+        self._jobs.stopping.set()
         if self._aps.running:
             self._aps.shutdown(wait=False)
-        limit = self.config.drain_timeout if timeout is None else timeout
-        with self._idle:
-            drained = self._idle.wait_for(lambda: self._running == 0, timeout=limit)
+        drained = self._jobs.stop(limit)
         if not drained:
-            log.warning(
-                "%d job(s) still running after %.0f s; their digests are resumed at the next start",
-                self._running,
-                limit,
-            )
-        self.lock.release()
-        if self.state != "disabled":
-            self.state = "stopped"
+            running = self._jobs.running
+            log.warning("%d job(s) still running after %g s; the next start resumes them", running, limit)
+        with self._mutex:  # not while a concurrent check_leader is taking the lock
+            self.lock.release()
+            if self.state != "disabled":
+                self.state = "stopped"
         log.info("scheduler stopped; leader lock released")
         return drained
 
@@ -173,7 +149,7 @@ class Scheduler:
             lock=self.lock.description,
             since=self._since,
             digest_jobs=len(self._planned),
-            running_jobs=self._running,
+            running_jobs=self._jobs.running,
             last_ingest_at=self._last_ingest[0],
             last_ingest_error=self._last_ingest[1],
         )
@@ -181,7 +157,7 @@ class Scheduler:
     def check_leader(self) -> None:
         """The `leader` job: a follower tries the lock, a leader makes sure it still holds it."""
         with self._mutex:
-            if self._stopping.is_set():
+            if self._jobs.stopping.is_set():
                 return
             if self.state == "leader":
                 if not self.lock.still_held():
@@ -231,13 +207,13 @@ class Scheduler:
             added: list[int] = []
             changed: list[int] = []
             for sub_id, sub in wanted.items():
-                if self._planned.get(sub_id) == _signature(sub):
+                if self._planned.get(sub_id) == signature(sub):
                     continue
                 (changed if sub_id in self._planned else added).append(sub_id)
                 self._aps.add_job(
                     self.digest, trigger_for(sub), args=[sub_id], id=f"digest:{sub_id}", replace_existing=True
                 )
-            self._planned = {sub_id: _signature(sub) for sub_id, sub in wanted.items()}
+            self._planned = {sub_id: signature(sub) for sub_id, sub in wanted.items()}
         report = SyncReport(tuple(added), tuple(changed), removed)
         if added or changed or removed:
             log.info("job=sync added=%d changed=%d removed=%d", len(added), len(changed), len(removed))
@@ -253,27 +229,6 @@ class Scheduler:
 
     # ---- jobs ----------------------------------------------------------------------------------
 
-    def _job(self, name: str, work: Callable[[], Mapping[str, object]]) -> None:
-        if self._stopping.is_set():
-            return
-        with self._idle:
-            self._running += 1
-        started, outcome = time.perf_counter(), "ok"
-        fields: dict[str, object] = {}
-        try:
-            fields = dict(work())
-        except Exception as exc:
-            outcome, fields = "error", {"status": "error", "error": repr(exc)}
-            log.exception("job %s failed", name)
-        finally:
-            seconds = time.perf_counter() - started
-            self.metrics.observe(name, seconds)
-            self.metrics.inc("paperbot_jobs_total", job=name, outcome=outcome)
-            log.info(job_line(name, fields, seconds))
-            with self._idle:
-                self._running -= 1
-                self._idle.notify_all()
-
     def _count(self, result: DigestResult) -> dict[str, object]:
         self.metrics.inc("paperbot_digests_total", status=result.status)
         return {
@@ -286,7 +241,7 @@ class Scheduler:
 
     def digest(self, subscription_id: int) -> None:
         """The cron job of one subscription: its latest due digest (a repeat fire is a no-op)."""
-        self._job(
+        self._jobs.run(
             "digest",
             lambda: self._count(run_digest(self.bot, subscription_id=subscription_id, now=self.clock())),
         )
@@ -299,10 +254,10 @@ class Scheduler:
             log.info(job_line("digest", {**self._count(result), "trigger": "sweep"}, seconds))
 
         def work() -> dict[str, object]:
-            results = catch_up(self.bot, now=self.clock, stop=self._stopping, on_result=one)
+            results = catch_up(self.bot, now=self.clock, stop=self._jobs.stopping, on_result=one)
             return {"digests": len(results), "sent": sum(r.status == "sent" for r in results)}
 
-        self._job("sweep", work)
+        self._jobs.run("sweep", work)
 
     def ingest(self) -> None:
         def work() -> dict[str, object]:
@@ -319,7 +274,7 @@ class Scheduler:
             self.metrics.inc("paperbot_listings_ingested_total", report.totals["new"])
             return {"sources": len(report.sources), **report.totals, "embedded": report.embedded}
 
-        self._job("ingest", work)
+        self._jobs.run("ingest", work)
 
     def startup(self) -> None:
         """First job of a new leader: fresh papers first, so the catch-up digests include them."""
@@ -331,4 +286,4 @@ class Scheduler:
             report = prune(self.bot, before=self.clock() - self.config.retention)
             return {"listings": report.listings, "vectors": report.vectors, "indexed": report.indexed}
 
-        self._job("housekeeping", work)
+        self._jobs.run("housekeeping", work)

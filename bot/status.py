@@ -3,7 +3,7 @@
     status = collect_status(bot, now=datetime.now(UTC))
     render_status(status, Console())          # tables; `to_json(status)` for --json
 
-Next runs come from the same cron triggers the scheduler uses (`bot.scheduler.trigger_for`), so
+Next runs come from the same cron triggers the scheduler uses (`bot.triggers.trigger_for`), so
 status and scheduler cannot disagree, DST days included.
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy import func
 from sqlmodel import col, or_, select
 
 from bot.records import SubscriptionView
-from bot.scheduler import trigger_for
 from bot.service import Paperbot
+from bot.triggers import trigger_for
 from storage import models
 from storage.db import session_scope
 

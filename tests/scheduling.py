@@ -38,8 +38,8 @@ PAPERS_AT = datetime(2027, 1, 1, tzinfo=UTC)
 _TEMPLATE: dict[str, Path] = {}
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class Clock:

@@ -43,8 +43,8 @@ def test_prune_keeps_what_was_sent_voted_on_seeded_or_still_in_a_feed(bot: Paper
     subscriber = bot.subscriptions()[0].subscriber_id
     with session_scope(bot.engine) as session:
         sent = set(session.exec(select(models.DigestItem.listing_id)).all())
-        ids = sorted(session.exec(select(models.Listing.id)).all())
-    others = [i for i in ids if i is not None and i not in sent]
+        ids = sorted(i for i in session.exec(select(models.Listing.id)).all() if i is not None)
+    others = [i for i in ids if i not in sent]
     voted, seed, fresh = others[:3]
     bot.record_feedback(subscriber_id=subscriber, listing_id=voted, vote="down")
     bot.add_interest(subscriber_id=subscriber, seed_papers=[str(seed)])

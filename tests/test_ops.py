@@ -138,8 +138,8 @@ def test_status_shows_next_runs_paused_subscriptions_and_failed_deliveries(bot: 
 
     status = collect_status(bot, now=utc(2026, 3, 28, 12, 0))  # before the spring-forward night
     by_id = {s.id: s for s in status.subscriptions}
-    assert by_id[berlin].next_run_local is not None and by_id[berlin].next_run_utc is not None
-    assert by_id[berlin].next_run_local.strftime("%m-%d %H:%M %Z") == "03-29 03:30 CEST"
+    local = by_id[berlin].next_run_local
+    assert local is not None and local.strftime("%m-%d %H:%M %Z") == "03-29 03:30 CEST"
     assert by_id[berlin].next_run_utc == utc(2026, 3, 29, 1, 30)
     assert by_id[berlin].schedule == "daily 02:30 Europe/Berlin"
     assert (by_id[berlin].last_period, by_id[berlin].last_status) == ("2026-11-23", "sent")

@@ -21,8 +21,9 @@ from bot.digest import store
 from bot.digest.period import latest_period
 from bot.leader import FileLock, PostgresLock
 from bot.records import SubscriptionView
-from bot.scheduler import FOLLOWER_MESSAGE, Scheduler, trigger_for
+from bot.scheduler import FOLLOWER_MESSAGE, Scheduler
 from bot.service import Paperbot
+from bot.triggers import trigger_for
 from tests.scheduling import (
     PAPERS_AT,
     Clock,

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.scheduler import FOLLOWER_MESSAGE
 from bot.service import Paperbot
@@ -66,6 +66,9 @@ class GatedSmtpServer(SmtpServer):
         assert self._controller is not None
         self._controller.handler = _Gate(self, self._controller.handler)  # read per new connection
         return self
+
+    def __enter__(self) -> GatedSmtpServer:
+        return self.start()
 
     def message_ids(self) -> dict[str, list[str]]:
         by_recipient: dict[str, list[str]] = defaultdict(list)
@@ -160,7 +163,7 @@ def stored_digests(database_url: str) -> list[tuple[str, str, int]]:
     engine = make_engine(database_url)
     try:
         with session_scope(engine) as session:
-            rows = session.exec(select(models.Digest).order_by(models.Digest.subscription_id)).all()
+            rows = session.exec(select(models.Digest).order_by(col(models.Digest.subscription_id))).all()
             return [(row.period, row.status, row.attempts) for row in rows]
     finally:
         engine.dispose()
