@@ -97,6 +97,11 @@ class PostgresLock:
                 conn.close()
                 raise
             if won:
+                # A leader machine that vanishes without closing its connection (power loss, network
+                # cut) would hold the lock until the server notices; keepalives make that about a
+                # minute instead of the operating system's default of two hours.
+                for setting, value in (("idle", 30), ("interval", 10), ("count", 3)):
+                    conn.execute(text(f"SET tcp_keepalives_{setting} = {value}"))
                 self._conn = conn
             else:
                 conn.close()
