@@ -40,15 +40,23 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    data_dir: Path = Field(Path("paperbot-data"), description="SQLite database, vector index, outbox, secret key")
+    data_dir: Path = Field(
+        Path("paperbot-data"), description="SQLite database, vector index, outbox, secret key"
+    )
     database_url: str | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="Database URL; default is SQLite in the data dir. postgres:// is accepted",
     )
-    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path; default is bundled")
-    base_url: str = Field("http://localhost:8000", description="Public URL of `paperbot serve`, used in links")
-    secret_key: SecretStr | None = Field(None, description="Signs email links; generated into the data dir if unset")
+    model: str = Field(
+        DEFAULT_MODEL, description="sentence-transformers model name or path; default is bundled"
+    )
+    base_url: str = Field(
+        "http://localhost:8000", description="Public URL of `paperbot serve`, used in links"
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Signs email links; generated into the data dir if unset"
+    )
     smtp_host: str | None = Field(None, description="SMTP server; without it digests go to the file outbox")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (465 means implicit TLS)")
     smtp_user: str | None = Field(None, description="SMTP login")
@@ -57,7 +65,9 @@ class Settings(BaseSettings):
     smtp_from: str = Field("paperbot <paperbot@localhost>", description="From header of digest mail")
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...)")
     slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret (HTTP mode)")
-    slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-...): Socket Mode")
+    slack_app_token: SecretStr | None = Field(
+        None, description="Slack app-level token (xapp-...): Socket Mode"
+    )
     slack_api_url: str | None = Field(None, description="Slack Web API base URL override (tests, proxies)")
     sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated feed URLs, paths or shortcuts like arxiv:cs.LG"
