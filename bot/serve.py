@@ -20,20 +20,19 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from bot.config import Settings, load_settings
 from bot.errors import PaperbotError
 from bot.ops import ops_routes
 from bot.scheduler import Scheduler, SchedulerConfig
 from bot.service import Paperbot
+from bot.web import create_app
 
 __all__ = ["serve", "build_app", "main"]
 
@@ -42,23 +41,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def build_app(bot: Paperbot, scheduler: Scheduler | None) -> Starlette:
-    """/healthz and /metrics, in front of `bot.web.create_app(bot)` once that module exists."""
-    routes = ops_routes(bot, scheduler)
-    try:
-        from bot.web import create_app  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.web":
-            raise
-        return Starlette(routes=routes)
-    inner: Starlette = create_app(bot)
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # A mounted app's own lifespan does not run by itself; run it inside ours.
-        async with inner.router.lifespan_context(inner):
-            yield
-
-    return Starlette(routes=[*routes, Mount("/", app=inner)], lifespan=lifespan)
+    """The web app of `bot.web` with /healthz and /metrics added."""
+    return create_app(bot, routes=ops_routes(bot, scheduler))
 
 
 def _bind(host: str, port: int) -> socket.socket:

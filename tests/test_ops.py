@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from bot.ops import ops_routes
 from bot.scheduler import Scheduler
+from bot.serve import build_app
 from bot.service import Paperbot, sample_feed_path
 from bot.status import collect_status, render_status
 from storage import models
@@ -153,3 +154,12 @@ def test_status_shows_next_runs_paused_subscriptions_and_failed_deliveries(bot: 
     text = out.getvalue()
     assert "03-29 03:30 CEST" in text and "paused: bounced: 550 no such user" in text
     assert "1 active and 1 paused subscriptions, 0 failed deliveries" in text
+
+
+def test_the_served_app_has_the_web_pages_and_the_ops_routes(bot: Paperbot) -> None:
+    scheduler = scheduler_for(bot, Clock(NOW))
+    with TestClient(build_app(bot, scheduler)) as web:
+        assert web.get("/healthz").json()["scheduler"]["state"] == "leader"
+        assert web.get("/metrics").text.startswith("# HELP ")
+        assert web.get("/email/feedback/not-a-token").status_code == 400  # the email pages are there too
+    scheduler.stop()
