@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bot.ops import ops_routes
+from bot.records import to_json
 from bot.scheduler import Scheduler
 from bot.serve import build_app
 from bot.service import Paperbot, sample_feed_path
@@ -148,6 +150,9 @@ def test_status_shows_next_runs_paused_subscriptions_and_failed_deliveries(bot: 
     assert by_id[paused].next_run_utc is None
     assert [d.period for d in status.recent_digests] == ["2026-11-23"]
     assert status.failed_digests == ()
+
+    as_json = json.loads(json.dumps(to_json(status)))  # what `paperbot status --json` prints
+    assert as_json["subscriptions"][0]["next_run_utc"] == "2026-03-29T01:30:00+00:00"
 
     out = io.StringIO()
     render_status(status, Console(file=out, width=200))

@@ -177,38 +177,48 @@ def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
     bot = sqlite_world(data, tmp_path_factory)
     period = subscribe_readers(bot, 40)
     bot.close()
+
+    def outcomes() -> list[str]:
+        return [status for _, status, _ in stored_digests(url)]
+
     with GatedSmtpServer(allowance=10) as smtp:
         first = Served("first", tmp_path, serve_env(data, smtp))
         processes.append(first)
-        wait_until(
-            lambda: len(smtp.received) == 10 and smtp.held == 1, "10 digests sent, the 11th held", 20, first
-        )
+        wait_until(lambda: len(smtp.received) == 10 and smtp.held == 1, "10 sent, the 11th held", 20, first)
         first.proc.kill()  # SIGKILL: no cleanup at all, digest 11 stays claimed
         assert first.proc.wait(timeout=10) == -signal.SIGKILL
-        assert [status for _, status, _ in stored_digests(url)].count("claimed") == 1
+        assert outcomes().count("claimed") == 1
 
-        smtp.allowance = math.inf
+        # The restart resends the interrupted digest and goes on; SIGTERM while digest 26 is held.
+        smtp.allowance = 25
         second = Served("second", tmp_path, serve_env(data, smtp))
         processes.append(second)
-        wait_until(
-            lambda: len(smtp.received) >= 40 and all(s == "sent" for _, s, _ in stored_digests(url)),
-            "all 40 digests",
-            30,
-            second,
-        )
-        assert second.stop() == 0
+        wait_until(lambda: len(smtp.received) == 25 and smtp.held == 1, "25 sent, the 26th held", 20, second)
+        second.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "Finished server process" in second.output(), "the web server to stop", 10, second)
+        time.sleep(0.3)
+        assert second.proc.poll() is None  # still draining: the digest in flight is not abandoned
+        smtp.allowance = math.inf
+        assert second.proc.wait(timeout=20) == 0
+        assert outcomes() == ["sent"] * 26  # it finished the one in flight and started no other
+
+        third = Served("third", tmp_path, serve_env(data, smtp))
+        processes.append(third)
+        wait_until(lambda: outcomes() == ["sent"] * 40, "all 40 digests", 30, third)
+        assert third.stop() == 0
     ids = smtp.message_ids()
     assert sorted(ids) == [f"reader{n:02d}@example.org" for n in range(40)]
     assert all(len(set(found)) == 1 for found in ids.values()), ids  # one digest per subscriber
     assert len(smtp.received) == 40  # the held 11th never reached DATA, so nothing was sent twice
     assert stored_digests(url).count((period, "sent", 1)) == 39
     assert stored_digests(url).count((period, "sent", 2)) == 1  # the interrupted one, resent on restart
-    log = second.output()
-    assert "job=recover interrupted_digests=1" in log
-    assert re.search(
-        r"job=digest subscription=\d+ period=\S+ status=sent items=\d+ trigger=sweep duration_ms=", log
-    )
-    assert "scheduler stopped; leader lock released" in log
+    assert "job=recover interrupted_digests=1" in second.output()
+    for served in (second, third):
+        log = served.output()
+        assert re.search(
+            r"job=digest subscription=\d+ period=\S+ status=sent items=\d+ trigger=sweep duration_ms=", log
+        )
+        assert "scheduler stopped; leader lock released" in log
 
 
 @pytest.mark.postgres
