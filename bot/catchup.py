@@ -52,26 +52,21 @@ class Missed:
 
 def missed(bot: Paperbot, *, now: datetime) -> list[Missed]:
     """Active subscriptions whose latest due period (at `now`) has no outcome yet."""
+    due = {s.id: (s, latest_period(s, now=now)) for s in bot.subscriptions(active_only=True)}
+    sub, digest = models.Subscription, models.Digest
     with session_scope(bot.engine) as session:
-        created = dict(
-            session.exec(
-                select(models.Subscription.id, models.Subscription.created_at).where(
-                    models.Subscription.active
-                )
-            ).all()
-        )
-        done = {
-            (sub_id, period): status
-            for sub_id, period, status in session.exec(
-                select(models.Digest.subscription_id, models.Digest.period, models.Digest.status)
-            ).all()
-        }
+        created = dict(session.exec(select(sub.id, sub.created_at).where(col(sub.id).in_(list(due)))).all())
+        # Only the periods due now: a handful of keys, however long the digest history grows.
+        keys = sorted({period.key for _, period in due.values()})
+        rows = session.exec(
+            select(digest.subscription_id, digest.period, digest.status).where(col(digest.period).in_(keys))
+        ).all()
+    done = {(sub_id, key): status for sub_id, key, status in rows}
     found = []
-    for subscription in bot.subscriptions(active_only=True):
-        period = latest_period(subscription, now=now)
-        if subscription.id not in created or period.end < created[subscription.id]:
+    for sub_id, (subscription, period) in due.items():
+        if sub_id not in created or period.end < created[sub_id]:
             continue
-        status = done.get((subscription.id, period.key))
+        status = done.get((sub_id, period.key))
         if status in (None, "claimed"):
             found.append(Missed(subscription, period, status))
     return found

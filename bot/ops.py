@@ -43,7 +43,7 @@ def _last_ingest(bot: Paperbot) -> dict[str, Any]:
         failing = session.exec(
             select(models.Source.url, models.Source.last_error).where(
                 models.Source.enabled,
-                models.Source.last_error.is_not(None),  # type: ignore[union-attr]
+                col(models.Source.last_error).is_not(None),
             )
         ).all()
     return {"last_success_at": _iso(success), "failing_sources": [{"url": u, "error": e} for u, e in failing]}

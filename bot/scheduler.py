@@ -33,6 +33,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.catchup import catch_up, release_interrupted
 from bot.digests import run_digest
@@ -47,6 +48,11 @@ from bot.triggers import signature, trigger_for
 __all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "SyncReport", "JOB_DEFAULTS", "FOLLOWER_MESSAGE"]
 
 log = logging.getLogger("paperbot.scheduler")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
 
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
 FOLLOWER_MESSAGE = "another paperbot serve holds the scheduler lock; serving web only"
@@ -159,16 +165,27 @@ class Scheduler:
         with self._mutex:
             if self._jobs.stopping.is_set():
                 return
-            if self.state == "leader":
-                if not self.lock.still_held():
-                    log.error("lost the scheduler lock (%s); standing by as follower", self.lock.description)
-                    self._demote()
-            elif self.lock.try_acquire():
-                self._promote()
-            elif self.state != "follower":
-                self.state = "follower"
+            try:
+                self._check_leader()
+            except SQLAlchemyError as exc:  # database down: stand by, the next check tries again
                 retry = self.config.lock_retry.total_seconds()
-                log.warning("%s (retrying every %g s)", FOLLOWER_MESSAGE, retry)
+                log.error(
+                    "scheduler cannot reach the database (%s); retrying in %g s", _first_line(exc), retry
+                )
+                self._demote()
+                self.lock.release()
+
+    def _check_leader(self) -> None:
+        if self.state == "leader":
+            if not self.lock.still_held():
+                log.error("lost the scheduler lock (%s); standing by as follower", self.lock.description)
+                self._demote()
+        elif self.lock.try_acquire():
+            self._promote()
+        elif self.state != "follower":
+            self.state = "follower"
+            retry = self.config.lock_retry.total_seconds()
+            log.warning("%s (retrying every %g s)", FOLLOWER_MESSAGE, retry)
 
     def _promote(self) -> None:
         now = self.clock()

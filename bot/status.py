@@ -71,7 +71,7 @@ class Status:
     sources: tuple[SourceStatus, ...]
     subscriptions: tuple[SubscriptionStatus, ...]
     recent_digests: tuple[DigestStatus, ...]
-    failed_digests: tuple[DigestStatus, ...]  # failed for good, or waiting for a retry (claimed + error)
+    failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
 
     @property
     def paused(self) -> tuple[SubscriptionStatus, ...]:
@@ -120,7 +120,7 @@ def _subscription(view: SubscriptionView, last: DigestStatus | None, now: dateti
 
 
 def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
-    """Everything `paperbot status` shows, as of `now`."""
+    """Everything `paperbot status` shows, as of `now`; `recent` bounds the digest lists."""
     d = models.Digest
     with session_scope(bot.engine) as session:
         sources = tuple(
@@ -142,7 +142,8 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
             r.subscription_id: _digest(r) for r in session.exec(select(d).where(col(d.id).in_(last_ids)))
         }
         retrying = (col(d.status) == "claimed") & col(d.error).is_not(None)
-        broken = select(d).where(or_(col(d.status) == "failed", retrying)).order_by(col(d.claimed_at).desc())
+        failing = or_(col(d.status) == "failed", retrying)
+        broken = select(d).where(failing).order_by(col(d.claimed_at).desc()).limit(recent)
         failed = tuple(_digest(r) for r in session.exec(broken))
     subscriptions = tuple(
         _subscription(view, last_by_subscription.get(view.id), now)

@@ -24,6 +24,7 @@ from bot.records import SubscriptionView
 from bot.scheduler import FOLLOWER_MESSAGE, Scheduler
 from bot.service import Paperbot
 from bot.triggers import trigger_for
+from storage.db import make_engine
 from tests.scheduling import (
     PAPERS_AT,
     Clock,
@@ -290,6 +291,18 @@ def test_one_leader_per_postgres_database_and_takeover_when_its_connection_dies(
     first.stop()
     second.stop()
     bot.close()
+
+
+def test_an_unreachable_database_leaves_the_scheduler_standing_by(
+    bot: Paperbot, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/paperbot?connect_timeout=2")
+    scheduler = Scheduler(bot, clock=Clock(MONDAY), lock=PostgresLock(dead))
+    with caplog.at_level(logging.ERROR, logger="paperbot.scheduler"):
+        scheduler.start(paused=True)  # does not raise: serve keeps serving and retries
+    assert scheduler.info().state == "follower" and scheduler.digest_triggers() == {}
+    assert "scheduler cannot reach the database" in caplog.text
+    scheduler.stop()
 
 
 def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
