@@ -469,6 +469,51 @@ def feedback(
     typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
 
 
+# ---- running ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", "-H", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 picks a free one).")
+    ] = 8000,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Serve the web only; never run the scheduler.")
+    ] = False,
+) -> None:
+    """Run the web app and the scheduler until SIGTERM or Ctrl-C (see docs/deploy.md)."""
+    from datetime import timedelta
+
+    from bot.scheduler import SchedulerConfig
+    from bot.serve import serve as run
+
+    with service() as bot:
+        settings = bot.settings
+        config = SchedulerConfig(
+            ingest_every=timedelta(minutes=settings.ingest_interval_minutes),
+            retention=timedelta(days=settings.retention_days),
+            lock_retry=timedelta(seconds=settings.scheduler_lock_retry_seconds),
+        )
+        run(bot, host=host, port=port, schedule=not no_schedule, config=config)
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Sources, subscriptions with their next run, recent digests, failed deliveries, paused subscriptions."""
+    from bot.records import to_json
+    from bot.status import collect_status, render_status
+
+    with service() as bot:
+        report = collect_status(bot, now=datetime.now(UTC))
+    if json_out:
+        print_json(to_json(report))
+        return
+    from rich.console import Console
+
+    render_status(report, Console())
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         None, description="Slack app-level token (xapp-...): Socket Mode"
     )
     slack_api_url: str | None = Field(None, description="Slack Web API base URL override (tests, proxies)")
+    ingest_interval_minutes: int = Field(
+        60, ge=1, le=1440, description="How often `paperbot serve` ingests the configured sources"
+    )
+    retention_days: int = Field(
+        90, ge=8, description="Drop listings no digest, vote or seed uses this many days after last seen"
+    )
+    scheduler_lock_retry_seconds: float = Field(
+        15.0, gt=0, le=600, description="How often a standby `paperbot serve` retries the scheduler lock"
+    )
     sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated feed URLs, paths or shortcuts like arxiv:cs.LG"
     )
