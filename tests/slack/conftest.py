@@ -25,12 +25,10 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ingest of the bundled sample (321 real papers, embedded); each test works on a copy.
-    No injected encoder here: on an empty database Paperbot would ask it for its dimension, and
-    bot.embed's `get_sentence_embedding_dimension` raises a FutureWarning (an error under pytest)."""
+def prepared_data(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """One ingest of the bundled sample (321 real papers, embedded); each test works on a copy."""
     data = tmp_path_factory.mktemp("slack-prepared") / "data"
-    bot = make_bot(data)
+    bot = make_bot(data, encoder=encoder)
     bot.ingest(sources=[str(sample_feed_path())])
     bot.close()
     return data
