@@ -13,7 +13,9 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,17 +51,33 @@ def _log_error(error: Exception, body: dict[str, Any]) -> None:
     log.error("slack: %s request failed", body.get("type") or "command", exc_info=error)
 
 
+def _bolt_app(client: WebClient, secret: str) -> App:
+    """A bolt App whose token is checked now (auth.test): a wrong token stops paperbot at start
+    with a clear message. If Slack cannot be reached, the check waits for the first request, so
+    the rest of paperbot (email, scheduler) still starts."""
+    try:
+        return App(client=client, signing_secret=secret, name="paperbot", logger=log)
+    except BoltError as exc:
+        raise ConfigError(
+            f"Slack refused PAPERBOT_SLACK_BOT_TOKEN ({exc}); docs/slack.md shows where to copy it"
+        ) from None
+    except (SlackClientError, OSError) as exc:
+        log.warning("slack: cannot reach Slack to check the token (%s); checking at the first request", exc)
+        return App(
+            client=client,
+            signing_secret=secret,
+            name="paperbot",
+            logger=log,
+            token_verification_enabled=False,
+        )
+
+
 def create_slack_app(bot: Paperbot, *, client: WebClient | None = None, socket_mode: bool = False) -> App:
     """The bolt app with every listener; HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET."""
     secret = bot.settings.slack_signing_secret
     if secret is None and not socket_mode:
         raise ConfigError("PAPERBOT_SLACK_SIGNING_SECRET is not set; docs/slack.md says where to find it")
-    app = App(
-        client=client or make_client(bot.settings),
-        signing_secret=secret.get_secret_value() if secret else "",
-        name="paperbot",
-        logger=log,
-    )
+    app = _bolt_app(client or make_client(bot.settings), secret.get_secret_value() if secret else "")
     app.use(_dedupe(bot))
     app.error(_log_error)
     for listeners in (commands, actions, views, events):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml  # installed with transformers; only this test reads YAML
+from slack_sdk import WebClient
 
 from bot.errors import ConfigError
 from bot.service import Paperbot
@@ -33,6 +34,21 @@ def test_the_app_checks_its_token_once_at_start(bot: Paperbot, fake_slack: FakeS
     create_slack_app(bot)
     (call,) = fake_slack.calls("auth.test")
     assert call.headers["Authorization"] == "Bearer xoxb-test"
+    fake_slack.fail_next("auth.test", error="invalid_auth")
+    with pytest.raises(ConfigError, match="Slack refused PAPERBOT_SLACK_BOT_TOKEN"):
+        create_slack_app(bot)
+
+
+def test_an_unreachable_slack_does_not_stop_the_start(tmp_path: Path) -> None:
+    with FakeSlack() as gone:
+        url = gone.api_url
+    bot = make_bot(
+        tmp_path / "data", slack_bot_token="xoxb-test", slack_signing_secret="s", slack_api_url=url
+    )
+    try:
+        assert create_slack_app(bot, client=WebClient(token="xoxb-test", base_url=url, retry_handlers=[]))
+    finally:
+        bot.close()
 
 
 def test_the_manifest_matches_the_app() -> None:
