@@ -469,3 +469,26 @@ class Paperbot:
         except IntegrityError:
             return False
         return True
+
+    # ---- Slack message bookkeeping ---------------------------------------------------------------
+
+    def record_slack_messages(
+        self, *, digest_id: int, channel_id: str, messages: Sequence[tuple[str, Sequence[int]]]
+    ) -> None:
+        """Remember which digest items each posted message shows, so a reaction names its paper."""
+        with session_scope(self.engine) as session:
+            for ts, item_ids in messages:
+                session.merge(
+                    models.SlackMessage(
+                        channel_id=channel_id,
+                        ts=ts,
+                        digest_id=digest_id,
+                        digest_item_id=item_ids[0] if len(item_ids) == 1 else None,
+                    )
+                )
+
+    def slack_message_item(self, *, channel_id: str, ts: str) -> int | None:
+        """The digest item a one-paper message shows (None for other messages)."""
+        with session_scope(self.engine) as session:
+            row = session.get(models.SlackMessage, {"channel_id": channel_id, "ts": ts})
+            return row.digest_item_id if row else None

@@ -21,6 +21,7 @@ __all__ = [
     "DigestItem",
     "Feedback",
     "ProcessedEvent",
+    "SlackMessage",
 ]
 
 
@@ -190,4 +191,13 @@ class Feedback(SQLModel, table=True):
 # Idempotency keys: Slack event ids, used one-time tokens.
 class ProcessedEvent(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=300)
+    created_at: datetime = _created()
+
+
+# A Slack message paperbot posted for a digest; a reaction on it names the paper when it shows one.
+class SlackMessage(SQLModel, table=True):
+    channel_id: str = Field(primary_key=True, max_length=64)
+    ts: str = Field(primary_key=True, max_length=32)
+    digest_id: int = Field(foreign_key="digest.id", index=True, ondelete="CASCADE")
+    digest_item_id: int | None = Field(default=None, foreign_key="digestitem.id", ondelete="CASCADE")
     created_at: datetime = _created()
