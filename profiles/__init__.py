@@ -1,0 +1,20 @@
+"""The interest model: profiles in, ranked digests out. Pure numpy / scikit-learn, no I/O."""
+
+from profiles.model import Interest, Profile, Vote, interest_from_seeds, interests_from_papers
+from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, RankedItem, query_vectors, rank
+from profiles.scoring import Params
+
+__all__ = [
+    "Interest",
+    "Vote",
+    "Profile",
+    "interest_from_seeds",
+    "interests_from_papers",
+    "Candidate",
+    "RankedItem",
+    "Params",
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_PARAMS",
+    "query_vectors",
+    "rank",
+]

@@ -1,0 +1,146 @@
+"""Rank a day's candidate papers for one profile: the digest, in order, each with its reason.
+
+Steps: drop muted papers, score the rest (`profiles.scoring`), boost followed authors, keep those at
+or above the minimum score, then pick at most `limit` with MMR diversity under per-interest slots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from profiles.anchors import Anchors, negative_anchors, positive_anchors, recency_weights
+from profiles.model import Profile, unit
+from profiles.scoring import Params, score_candidates
+from profiles.select import select
+
+__all__ = [
+    "Candidate",
+    "RankedItem",
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_PARAMS",
+    "query_vectors",
+    "rank",
+]
+
+# Scores are in standard deviations above random papers (profiles.scoring). Calibrated on CiteULike
+# "tune" users (docs/evaluation.md, "Minimum score"): about 1 unrelated paper in 12 reaches 1.5 and
+# about 2 related papers in 3 do; stricter values cost more related papers than they save noise.
+DEFAULT_MIN_SCORE = 1.5
+DEFAULT_PARAMS = Params()
+MAX_QUERIES = 64  # newest liked papers used as FAISS queries (older ones are covered by the model)
+MAX_BACKGROUND = 1000  # more random papers barely sharpen the reference but slow the model down
+
+
+@dataclass(frozen=True)
+class Candidate:
+    listing_id: int
+    vector: np.ndarray
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    upvotes: int | None = None
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    listing_id: int
+    score: float
+    reason: str
+    interest_id: int | None
+    liked_listing_id: int | None
+
+
+def _require_content(profile: Profile) -> None:
+    if not profile.has_positives:
+        raise ValueError("this profile has nothing to match papers against: add an interest first")
+
+
+def query_vectors(profile: Profile) -> np.ndarray:
+    """(q, dim) vectors to search the index with: every seed / text interest and the newest likes."""
+    _require_content(profile)
+    anchors = positive_anchors(profile)
+    seeds = anchors.vectors[~anchors.is_vote]
+    likes = anchors.vectors[anchors.is_vote][-MAX_QUERIES:]
+    return np.ascontiguousarray(np.vstack([seeds, likes]), dtype=np.float32)
+
+
+def _muted(candidate: Candidate, patterns: Sequence[re.Pattern[str]]) -> bool:
+    text = f"{candidate.title}\n{candidate.abstract}"
+    return any(p.search(text) for p in patterns)
+
+
+def _mute_patterns(keywords: Sequence[str]) -> list[re.Pattern[str]]:
+    # Whole words or phrases, case-insensitive: "GAN" mutes "a GAN for" but not "organ" or "GANs".
+    return [re.compile(rf"(?<!\w){re.escape(k.strip())}(?!\w)", re.IGNORECASE) for k in keywords if k.strip()]
+
+
+def _normalise_name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _follows(candidates: Sequence[Candidate], followed: Sequence[str]) -> np.ndarray:
+    wanted = {_normalise_name(a) for a in followed}
+    return np.array([any(_normalise_name(a) in wanted for a in c.authors) for c in candidates], dtype=bool)
+
+
+def rank(
+    profile: Profile,
+    candidates: Sequence[Candidate],
+    *,
+    now: datetime,
+    limit: int = 10,
+    min_score: float | None = DEFAULT_MIN_SCORE,
+    background: np.ndarray | None = None,
+    seed: int = 0,
+    params: Params = DEFAULT_PARAMS,
+) -> list[RankedItem]:
+    """The digest for `profile` from `candidates`, best first.
+
+    `background`: random listing vectors (a few hundred) used as negatives and as the reference that
+    scores are measured against; without it the candidates themselves are the reference, which is
+    only sound when they are a broad sample of the day rather than pre-filtered near matches.
+    """
+    _require_content(profile)
+    patterns = _mute_patterns(profile.muted_keywords)
+    kept = [c for c in candidates if not _muted(c, patterns)]
+    if not kept or limit <= 0:
+        return []
+    vectors = unit(np.vstack([c.vector for c in kept]))
+    reference = vectors if background is None or not len(background) else _sample(unit(background), seed)
+    anchors = positive_anchors(profile)
+    negatives, disliked_at = negative_anchors(profile)
+    scores = score_candidates(
+        vectors,
+        anchors=anchors.vectors,
+        anchor_weights=recency_weights(anchors.at, now),
+        negatives=negatives,
+        negative_weights=recency_weights(disliked_at, now),
+        background=reference,
+        n_votes=len(profile.votes),
+        params=params,
+    )
+    total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
+    ok = np.flatnonzero(total >= min_score) if min_score is not None else np.arange(len(kept))
+    groups = [anchors.interest_ids[scores.best_anchor[i]] for i in ok]
+    picked = ok[select(total[ok], vectors[ok], groups, limit=limit, diversity=params.diversity)]
+    return [_item(kept[i], float(total[i]), int(scores.best_anchor[i]), anchors) for i in picked]
+
+
+def _sample(background: np.ndarray, seed: int) -> np.ndarray:
+    if len(background) <= MAX_BACKGROUND:
+        return background
+    rows = np.random.default_rng(seed).choice(len(background), size=MAX_BACKGROUND, replace=False)
+    return background[np.sort(rows)]
+
+
+def _item(candidate: Candidate, score: float, anchor: int, anchors: Anchors) -> RankedItem:
+    liked = anchors.liked_ids[anchor]
+    label = anchors.labels[anchor]
+    reason = f'because you liked "{label}"' if liked is not None else f'matches "{label}"'
+    return RankedItem(candidate.listing_id, score, reason, anchors.interest_ids[anchor], liked)

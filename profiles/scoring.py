@@ -1,0 +1,122 @@
+"""How relevant is each candidate to a profile, in one calibrated unit.
+
+The score blends two views, both measured against the same random background papers:
+
+* similarity: the mean of the `k` best hubness-corrected similarities (CSLS) between the candidate and
+  the profile's anchors (seeds, text interests, liked papers). Hubness correction subtracts how close
+  a paper is to random papers anyway, so generic abstracts that resemble everything stop winning.
+* a per-subscriber logistic regression on the embeddings: anchors (recent votes weigh more) against
+  👎 papers and the background. It gets weight n / (n + prior_votes) after n votes, so similarity
+  carries a new profile and the learned model takes over as votes accumulate.
+
+Papers very close to a 👎 are pushed down on top of that (`repel`), so a 👎 reliably demotes near
+duplicates and close neighbours even while the learned model has little weight.
+
+The final score is in standard deviations above the background: a random paper scores about 0,
+which is what makes a fixed minimum score meaningful (see `profiles.rank.DEFAULT_MIN_SCORE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+__all__ = ["Params", "Scores", "score_candidates"]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Hyper-parameters, chosen on the "tune" users only (docs/evaluation.md)."""
+
+    k: int = 3  # anchors averaged per candidate
+    hub_k: int = 10  # background neighbours that measure a paper's hubness
+    prior_votes: float = 100.0  # votes at which the learned model gets half the weight
+    c: float = 1.0  # inverse L2 strength of the logistic regression
+    repel: float = 1.0  # demotion (in background std) of an exact duplicate of a 👎 paper
+    repel_from: float = 0.6  # cosine to a 👎 paper above which the demotion starts
+    diversity: float = 0.5  # MMR: score given up per unit of cosine to an already picked item
+    author_boost: float = 1.0  # added to the score of a paper by a followed author
+
+
+@dataclass(frozen=True)
+class Scores:
+    score: np.ndarray  # (n,) standard deviations above the background
+    best_anchor: np.ndarray  # (n,) index of the positive anchor each candidate matched best
+
+
+def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, sims.shape[1])
+    top: np.ndarray = np.partition(sims, -k, axis=1)[:, -k:]
+    mean: np.ndarray = top.mean(axis=1)
+    return mean
+
+
+def _hubness(x: np.ndarray, background: np.ndarray, k: int, *, self_from: int | None) -> np.ndarray:
+    """Mean similarity of each row of x to its k nearest background papers (excluding itself)."""
+    sims = x @ background.T
+    if self_from is not None:  # rows self_from.. are the background papers themselves
+        idx = np.arange(background.shape[0])
+        sims[self_from + idx, idx] = -1.0
+    return _topk_mean(sims, k)
+
+
+def _standardise(values: np.ndarray, n: int) -> np.ndarray:
+    """Scale so that the reference rows values[n:] have mean 0 and std 1."""
+    ref = values[n:]
+    scaled: np.ndarray = (values - ref.mean()) / max(float(ref.std()), 1e-6)
+    return scaled
+
+
+def _learned(
+    x: np.ndarray,
+    positives: np.ndarray,
+    pos_weights: np.ndarray,
+    negatives: np.ndarray,
+    neg_weights: np.ndarray,
+    background: np.ndarray,
+    c: float,
+) -> np.ndarray:
+    """Logistic regression decision values for x: positives against 👎 papers and the background."""
+    train = np.vstack([positives, negatives, background])
+    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives) + len(background))]
+    weights = np.r_[pos_weights, neg_weights, np.ones(len(background))]
+    # lbfgs is deterministic: the same profile and candidates always give the same digest.
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
+    model.fit(train, y, sample_weight=weights)
+    return np.asarray(model.decision_function(x))
+
+
+def _repulsion(x: np.ndarray, negatives: np.ndarray, start: float) -> np.ndarray:
+    if not len(negatives):
+        return np.zeros(x.shape[0])
+    closest: np.ndarray = (x @ negatives.T).max(axis=1)
+    ramp: np.ndarray = np.clip((closest - start) / (1.0 - start), 0.0, 1.0)
+    return ramp
+
+
+def score_candidates(
+    candidates: np.ndarray,
+    *,
+    anchors: np.ndarray,
+    anchor_weights: np.ndarray,
+    negatives: np.ndarray,
+    negative_weights: np.ndarray,
+    background: np.ndarray,
+    n_votes: int,
+    params: Params,
+) -> Scores:
+    """Score (n, dim) unit `candidates` against a profile's anchors; see the module docstring."""
+    n = candidates.shape[0]
+    x = np.vstack([candidates, background])
+    hub_x = _hubness(x, background, params.hub_k, self_from=n)
+    hub_a = _hubness(anchors, background, params.hub_k, self_from=None)
+    csls = 2.0 * (x @ anchors.T) - hub_x[:, None] - hub_a[None, :]
+    raw = _standardise(_topk_mean(csls, params.k), n)
+    if n_votes:
+        learned = _learned(x, anchors, anchor_weights, negatives, negative_weights, background, params.c)
+        share = n_votes / (n_votes + params.prior_votes)
+        raw = (1.0 - share) * raw + share * _standardise(learned, n)
+    raw = raw - params.repel * _repulsion(x, negatives, params.repel_from)
+    return Scores(score=_standardise(raw, n)[:n], best_anchor=np.argmax(csls[:n], axis=1))
