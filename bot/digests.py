@@ -10,6 +10,9 @@ the same items; a permanent failure (SMTP 5xx) marks the digest failed with the 
 Nothing above the bar: the digest is "empty" and nothing is sent, unless the subscriber chose
 always_send (then a short note goes out).
 
+DigestResult.status: sent | empty | skipped (already settled, claimed elsewhere, paused, no
+interests) | retry (temporary failure; the next run resends) | failed (permanent) | dry_run.
+
 If a run dies after the server accepted the mail but before the outcome is stored, the retry sends it
 again with the same Message-ID (mail clients fold such duplicates).
 """
@@ -21,16 +24,17 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from bot.deliver import Batch
 from bot.deliver.email import SmtpSender
 from bot.deliver.outbox import write_outbox
 from bot.digest import store
 from bot.digest.email import render_email
-from bot.digest.period import latest_period
+from bot.digest.period import Period, latest_period
 from bot.errors import DeliveryError, InvalidInput, NotFound, TemporaryDeliveryError
 from bot.links import Links
-from bot.records import DigestResult, DigestView, SubscriptionView
+from bot.records import DigestResult, DigestView, Recommendation, SubscriptionView
 from bot.service import Paperbot
 
 __all__ = [
@@ -109,84 +113,83 @@ def get_subscription(bot: Paperbot, *, subscription_id: int) -> SubscriptionView
     raise NotFound(f"no subscription {subscription_id}; `paperbot profile show SUBSCRIBER` lists them")
 
 
-def _run(bot: Paperbot, subscription: SubscriptionView, batch: Batch, *, dry_run: bool) -> DigestResult:
-    now = batch.now
-    period = latest_period(subscription, now=now)
+def _picks(
+    bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime
+) -> list[Recommendation]:
+    picks = bot.recommend(
+        subscriber_id=subscription.subscriber_id, since=period.start, limit=subscription.digest_size, now=now
+    )
+    log.info("subscription %d, %s: %d papers above the bar", subscription.id, period.key, len(picks))
+    return picks
 
-    def result(status: str, **fields: object) -> DigestResult:
-        return DigestResult(subscription_id=subscription.id, period=period.key, status=status, **fields)  # type: ignore[arg-type]
 
-    if not subscription.active:
-        return result("skipped", error=f"subscription is {subscription.paused_reason or 'paused'}")
+def _claim(bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime) -> store.Claim | str:
+    """This run's claim on the period's digest, or why there is none."""
     found = store.find(bot.engine, subscription.id, period.key)
-    if dry_run:
-        if found is not None:
-            view = store.digest_view(bot.engine, found.id, period=period, subscription=subscription)
-        else:
-            picks = bot.recommend(
-                subscriber_id=subscription.subscriber_id,
-                since=period.start,
-                limit=subscription.digest_size,
-                now=now,
-            )
-            view = store.preview_view(bot.engine, picks, period=period, subscription=subscription)
-        where = _write_outbox(view, subscription, batch, f"dry-run-{subscription.id}-{period.key}")
-        return result("dry_run", items=len(view.entries), location=where)
     if found is None:
         try:
-            picks = bot.recommend(
-                subscriber_id=subscription.subscriber_id,
-                since=period.start,
-                limit=subscription.digest_size,
-                now=now,
-            )
+            picks = _picks(bot, subscription, period, now)
         except InvalidInput as exc:  # no interests yet: nothing to rank, nothing to claim
-            return result("skipped", error=exc.message)
-        held = store.claim(bot.engine, subscription.id, period, picks, now=now)
-        if held is None:
-            return result("skipped", error="another run claimed this digest first")
-    elif found.status != "claimed":
-        return result(
-            "skipped", digest_id=found.id, location=found.message_ref, error=f"already {found.status}"
+            return exc.message
+        return store.claim(bot.engine, subscription.id, period, picks, now=now) or (
+            "another run claimed this digest first"
         )
+    if found.status != "claimed":
+        return f"already {found.status}"
+    return store.take_over(bot.engine, found, now=now) or "another run is sending this digest"
+
+
+def _preview(bot: Paperbot, subscription: SubscriptionView, period: Period, batch: Batch) -> DigestResult:
+    """A dry run: the stored digest if there is one, else what would be picked; written to the outbox."""
+    found = store.find(bot.engine, subscription.id, period.key)
+    if found is not None:
+        view = store.digest_view(bot.engine, found.id, period=period, subscription=subscription)
     else:
-        held = store.take_over(bot.engine, found, now=now)
-        if held is None:
-            return result("skipped", digest_id=found.id, error="another run is sending this digest")
+        picks = _picks(bot, subscription, period, batch.now)
+        view = store.preview_view(bot.engine, picks, period=period, subscription=subscription)
+    where = _write_outbox(view, subscription, batch, f"dry-run-{subscription.id}-{period.key}")
+    return DigestResult(subscription.id, period.key, "dry_run", items=len(view.entries), location=where)
+
+
+def _run(bot: Paperbot, subscription: SubscriptionView, batch: Batch, *, dry_run: bool) -> DigestResult:
+    period = latest_period(subscription, now=batch.now)
+    if not subscription.active:
+        reason = f"subscription is {subscription.paused_reason or 'paused'}"
+        return DigestResult(subscription.id, period.key, "skipped", error=reason)
+    if dry_run:
+        return _preview(bot, subscription, period, batch)
+    held = _claim(bot, subscription, period, batch.now)
+    if isinstance(held, str):
+        found = store.find(bot.engine, subscription.id, period.key)
+        digest_id, ref = (found.id, found.message_ref) if found else (None, None)
+        return DigestResult(subscription.id, period.key, "skipped", digest_id, location=ref, error=held)
     view = store.digest_view(bot.engine, held.digest_id, period=period, subscription=subscription)
-    return _send(bot, view, subscription, held, batch, result)
+    return _send(bot, view, subscription, held, batch)
 
 
 def _send(
-    bot: Paperbot,
-    view: DigestView,
-    subscription: SubscriptionView,
-    held: store.Claim,
-    batch: Batch,
-    result: Callable[..., DigestResult],
+    bot: Paperbot, view: DigestView, subscription: SubscriptionView, held: store.Claim, batch: Batch
 ) -> DigestResult:
-    done = {"digest_id": view.id, "items": len(view.entries)}
+    result = partial(DigestResult, subscription.id, view.period, digest_id=view.id, items=len(view.entries))
     if not view.entries and not subscription.always_send:
         store.finish(bot.engine, held, status="empty", sent_at=batch.now)
-        return result("empty", **done)
+        return result("empty")
     try:
         where = _channel(view.channel)(view, subscription, batch)
     except TemporaryDeliveryError as exc:
         store.finish(bot.engine, held, status="claimed", error=exc.message)
-        log.warning(
-            "digest %d for subscription %d will be retried: %s", view.id, subscription.id, exc.message
-        )
-        return result("retry", error=exc.message, **done)
+        log.warning("digest %d (subscription %d) will be retried: %s", view.id, subscription.id, exc.message)
+        return result("retry", error=exc.message)
     except DeliveryError as exc:
         store.finish(bot.engine, held, status="failed", error=exc.message)
-        log.error("digest %d for subscription %d failed: %s", view.id, subscription.id, exc.message)
-        return result("failed", error=exc.message, **done)
-    except Exception as exc:
+        log.error("digest %d (subscription %d) failed: %s", view.id, subscription.id, exc.message)
+        return result("failed", error=exc.message)
+    except Exception as exc:  # a bug: the attempt ends, the next run retries, the caller sees it
         store.finish(bot.engine, held, status="claimed", error=f"internal error: {exc!r}")
         raise
     status = "sent" if view.entries else "empty"
     store.finish(bot.engine, held, status=status, sent_at=batch.now, message_ref=where)
-    return result(status, location=where, **done)
+    return result(status, location=where)
 
 
 def run_digest(
@@ -225,14 +228,14 @@ def run_due(
     results = []
     with Batch(bot.settings, now, sleep) as batch:
         for subscription in bot.subscriptions(active_only=True):
-            found = store.find(bot.engine, subscription.id, latest_period(subscription, now=now).key)
+            period = latest_period(subscription, now=now).key
+            found = store.find(bot.engine, subscription.id, period)
             if found is not None and found.status != "claimed":
-                continue
+                continue  # settled: sent, empty or failed
             try:
                 results.append(_run(bot, subscription, batch, dry_run=False))
-            except Exception as exc:
+            except Exception as exc:  # one broken digest must not hold up everyone else's
                 log.exception("digest for subscription %d crashed", subscription.id)
-                period = latest_period(subscription, now=now).key
                 results.append(
                     DigestResult(subscription.id, period, "retry", error=f"internal error: {exc!r}")
                 )

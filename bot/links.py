@@ -5,7 +5,8 @@ so a feedback token can never be used as an unsubscribe token. Keys rotate: the 
 every key in the list verifies (list them oldest to newest).
 
 Replay rules (see docs in `bot/web.py`):
-- feedback: re-posting a token is harmless; the same vote is "already recorded", the last vote wins.
+- feedback: the token names a digest item; the vote is a query parameter (all three buttons share
+  one token). Re-posting is harmless: the same vote is "already recorded", the last vote wins.
 - unsubscribe: each token carries a nonce and acts at most once. Its key is stored in ProcessedEvent;
   a used token whose subscription was re-activated since is refused (410) instead of unsubscribing again.
 """
@@ -16,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -65,8 +67,9 @@ class UsedToken(TokenError):
 
 @dataclass(frozen=True)
 class FeedbackToken:
+    """Proves that the reader got this digest item; the vote is the button they chose (in the URL)."""
+
     item_id: int  # DigestItem id
-    vote: str  # up | down | save
 
 
 @dataclass(frozen=True)
@@ -85,15 +88,23 @@ class ManageToken:
     subscription_id: int
 
 
-def _clock_signer(now: datetime) -> type[TimestampSigner]:
-    # itsdangerous reads time.time(); time is a parameter in paperbot, so pin it per call.
-    stamp = int(now.timestamp())
+@lru_cache(maxsize=64)
+def _serializer(keys: tuple[str, ...], purpose: str, stamp: int) -> URLSafeTimedSerializer:
+    # itsdangerous reads time.time(); time is a parameter in paperbot, so the signer's clock is pinned.
+    # Cached: a digest signs dozens of links at one `now`, and building serializers dominated rendering.
+    derived: dict[str | bytes | None, bytes] = {}
 
     class PinnedSigner(TimestampSigner):
         def get_timestamp(self) -> int:
             return stamp
 
-    return PinnedSigner
+        def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+            # Keys and salt are fixed for this class: derive each key once, not once per link.
+            if secret_key not in derived:
+                derived[secret_key] = super().derive_key(secret_key)
+            return derived[secret_key]
+
+    return URLSafeTimedSerializer(list(keys), salt=f"paperbot.{purpose}", signer=PinnedSigner)
 
 
 class Links:
@@ -113,7 +124,7 @@ class Links:
     # ---- tokens ------------------------------------------------------------------------------
 
     def _serializer(self, purpose: str, now: datetime) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.keys, salt=f"paperbot.{purpose}", signer=_clock_signer(now))
+        return _serializer(tuple(self.keys), purpose, int(now.timestamp()))
 
     def dumps(self, purpose: str, payload: list[Any], *, now: datetime) -> str:
         return str(self._serializer(purpose, now).dumps(payload))
@@ -136,16 +147,13 @@ class Links:
             raise TokenError("This link is not valid. Open it again from the email.")
         return payload
 
-    def feedback_token(self, *, item_id: int, vote: str, now: datetime) -> str:
-        if vote not in VOTES:
-            raise ValueError(f"vote {vote!r} is not one of {VOTES}")
-        return self.dumps("feedback", [item_id, vote], now=now)
+    def feedback_token(self, *, item_id: int, now: datetime) -> str:
+        return self.dumps("feedback", [item_id], now=now)
 
     def read_feedback(self, token: str, *, now: datetime) -> FeedbackToken:
-        payload = self.loads("feedback", token, now=now)
-        match payload:
-            case [int(item_id), str(vote)] if vote in VOTES:
-                return FeedbackToken(item_id=item_id, vote=vote)
+        match self.loads("feedback", token, now=now):
+            case [int(item_id)]:
+                return FeedbackToken(item_id=item_id)
         raise TokenError("This feedback link is not valid. Open it again from the email.")
 
     def unsubscribe_token(self, *, subscription_id: int, now: datetime, nonce: str | None = None) -> str:
@@ -168,8 +176,10 @@ class Links:
 
     # ---- URLs --------------------------------------------------------------------------------
 
-    def feedback_url(self, *, item_id: int, vote: str, now: datetime) -> str:
-        return f"{self.base_url}/email/feedback/{self.feedback_token(item_id=item_id, vote=vote, now=now)}"
+    def feedback_urls(self, *, item_id: int, now: datetime) -> dict[str, str]:
+        """One URL per vote, all with the same token: `<base>/email/feedback/<token>?vote=up`."""
+        token = self.feedback_token(item_id=item_id, now=now)
+        return {vote: f"{self.base_url}/email/feedback/{token}?vote={vote}" for vote in VOTES}
 
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/email/unsubscribe/{token}"

@@ -2,8 +2,8 @@
 
 Mail scanners open every link in a message, so a GET only shows a page; a POST acts:
 
-    GET  /email/feedback/{token}     "Record 👍 for <title>?" and a button       (changes nothing)
-    POST /email/feedback/{token}     records the vote; again: "already recorded"; last vote wins
+    GET  /email/feedback/{token}?vote=up  "Record 👍 for <title>?" and a button  (changes nothing)
+    POST /email/feedback/{token}?vote=up  records the vote; again: "already recorded"; last vote wins
     GET  /email/unsubscribe/{token}  a page with an Unsubscribe button          (changes nothing)
     POST /email/unsubscribe/{token}  unsubscribes; also RFC 8058 one-click (body List-Unsubscribe=One-Click)
     GET  /email/manage/{token}       the subscription's settings
@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.digest import store, templates
 from bot.digests import get_subscription
-from bot.errors import PaperbotError
+from bot.errors import InvalidInput, PaperbotError
 from bot.links import Links, UsedToken, was_used
 from bot.records import SubscriptionView
 from bot.service import Paperbot
@@ -93,7 +93,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette re-raises after this response, so the server logs the traceback; the user sees none.
     return _error(request, 500, "Please try again in a few minutes.")
 
 
@@ -104,16 +104,18 @@ class EmailPages:
         self.bot, self.links, self.clock = bot, links, clock
 
     async def feedback(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        ticket = self.links.read_feedback(token, now=self.clock())
-        entry, _ = await run_in_threadpool(store.entry, self.bot.engine, ticket.item_id)
-        words = VOTE_WORDS[ticket.vote]
+        ticket = self.links.read_feedback(request.path_params["token"], now=self.clock())
+        vote = request.query_params.get("vote", "")
+        if vote not in VOTE_WORDS:
+            raise InvalidInput("This link is missing its vote. Open it again from the email.")
+        entry = await run_in_threadpool(store.entry, self.bot.engine, ticket.item_id)
+        words = VOTE_WORDS[vote]
         if request.method == "GET":
-            form = {"action": request.url.path, "fields": (), "button": f"Yes, record {words}"}
+            form = {"action": f"{request.url.path}?vote={vote}", "button": f"Yes, record {words}"}
             return _message(f"Record {words}?", paper=entry.listing.title, form=form)
         result = await run_in_threadpool(
             lambda: self.bot.record_item_feedback(
-                digest_item_id=ticket.item_id, vote=ticket.vote, via="email", now=self.clock()
+                digest_item_id=ticket.item_id, vote=vote, via="email", now=self.clock()
             )
         )
         if not result.changed:
@@ -135,7 +137,7 @@ class EmailPages:
         if request.method == "GET":
             if not subscription.active:
                 return _message("You are unsubscribed", f"{subscription.target} gets no more digests.")
-            form = {"action": request.url.path, "fields": (), "button": "Unsubscribe"}
+            form = {"action": request.url.path, "button": "Unsubscribe"}
             return _message(
                 "Unsubscribe from paperbot?", f"No more digests will go to {subscription.target}.", form=form
             )

@@ -9,6 +9,7 @@ server.start()                                 # ... and now it is up on that po
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -61,9 +62,9 @@ class _Handler:
 class _Controller(Controller):
     def _trigger_server(self) -> None:
         # aiosmtpd connects to self.port to finish starting; with port 0 it must learn the real one first.
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 def _free_port() -> int:

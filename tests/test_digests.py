@@ -77,15 +77,17 @@ def test_due_digest_goes_out_once_with_every_header(bot: Paperbot, smtp: SmtpSer
     )
     html = message.get_body(("html",))
     assert html is not None
-    tokens = re.findall(r'href="http://localhost:8000/email/feedback/([^"]+)"', str(html.get_content()))
+    found = re.findall(
+        r'href="http://localhost:8000/email/feedback/([^"?]+)\?vote=(\w+)"', str(html.get_content())
+    )
     links = Links.from_settings(bot.settings)
-    votes = [links.read_feedback(t, now=LATER) for t in tokens]
-    assert len(votes) == 30 and {v.vote for v in votes} == {"up", "down", "save"}
+    votes = [(vote, links.read_feedback(token, now=LATER)) for token, vote in found]
+    assert len(votes) == 30 and {vote for vote, _ in votes} == {"up", "down", "save"}
 
     (row,) = digest_rows(bot)
     assert (row.status, row.attempts, row.message_ref) == ("sent", 1, message["Message-ID"])
-    assert sorted(v.item_id for v in votes if v.vote == "up") == sorted(
-        item.id for item in items_of(bot, row.id)
+    assert sorted(t.item_id for vote, t in votes if vote == "up") == sorted(
+        item.id or 0 for item in items_of(bot, row.id)
     )
     assert run_due(bot, now=LATER) == []  # nothing left to do
     again = run_digest(bot, subscription_id=sub.id, now=LATER)
@@ -144,7 +146,11 @@ def test_smtp_down_the_next_run_sends_the_same_items_exactly_once(bot: Paperbot,
 def test_smtp_back_during_the_backoff_is_delivered_in_the_same_run(bot: Paperbot, smtp: SmtpServer) -> None:
     subscribe(bot, "ada@example.org")
     smtp.stop()
-    (result,) = run_due(bot, now=MONDAY, sleep=lambda _s: smtp.start())
+
+    def sleep(_seconds: float) -> None:
+        smtp.start()  # the server comes back while we back off
+
+    (result,) = run_due(bot, now=MONDAY, sleep=sleep)
     assert result.status == "sent" and len(smtp.received) == 1
 
 

@@ -14,4 +14,5 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # templates ship in the package; no need to stat them at every render
 )

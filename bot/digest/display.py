@@ -51,9 +51,10 @@ def format_authors(authors: Sequence[str], *, shown: int = 3) -> str:
 
 def snippet(text: str, *, limit: int = 300) -> str:
     """The start of an abstract, cut at a word boundary, never inside a $...$ LaTeX span."""
-    text = _SPACE.sub(" ", text).strip()
-    if len(text) <= limit:
-        return text
+    head = _SPACE.sub(" ", text[: limit * 2]).strip()  # only the start is shown; skip the rest
+    if len(head) <= limit and len(text) <= limit * 2:
+        return head
+    text = head
     cut = text[:limit].rsplit(" ", 1)[0]
     if cut.count("$") % 2:  # an unclosed math span would render as garbage: stop before it
         cut = cut[: cut.rfind("$")].rstrip()

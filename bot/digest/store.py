@@ -221,19 +221,18 @@ def _view(
     )
 
 
-def entry(engine: Engine, item_id: int) -> tuple[DigestEntry, int]:
-    """One digest item and the id of the subscription it was sent to (for the web pages)."""
+def entry(engine: Engine, item_id: int) -> DigestEntry:
+    """One digest item with its paper (for the web pages)."""
     with session_scope(engine) as session:
         found = session.exec(
-            select(models.DigestItem, models.Listing, models.Digest.subscription_id)
+            select(models.DigestItem, models.Listing)
             .join(models.Listing, col(models.Listing.id) == col(models.DigestItem.listing_id))
-            .join(models.Digest, col(models.Digest.id) == col(models.DigestItem.digest_id))
             .where(models.DigestItem.id == item_id)
         ).first()
         if found is None:
             raise NotFound("This paper is no longer in our records, so the link cannot be used.")
-        item, listing, subscription_id = found
-        view = DigestEntry(
+        item, listing = found
+        return DigestEntry(
             item_id=item_id,
             position=item.position,
             listing=ListingView.of(listing),
@@ -241,4 +240,3 @@ def entry(engine: Engine, item_id: int) -> tuple[DigestEntry, int]:
             reason=item.reason,
             interest_label=None,
         )
-        return view, subscription_id

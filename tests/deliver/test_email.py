@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.deliver.email import SmtpSender
 from bot.errors import DeliveryError, TemporaryDeliveryError
 from tests.smtp import SmtpServer
@@ -21,7 +21,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def settings_for(server: SmtpServer, tmp_path: Path, **extra: object) -> Settings:
-    return Settings(data_dir=tmp_path, **{**server.settings(), **extra})  # type: ignore[arg-type]
+    return load_settings(data_dir=tmp_path, **{**server.settings(), **extra})
 
 
 def message(n: int = 1) -> EmailMessage:
@@ -123,4 +123,4 @@ def test_starttls_required_but_not_offered_says_what_to_set(smtp: SmtpServer, tm
 
 def test_no_host_configured(tmp_path: Path) -> None:
     with pytest.raises(DeliveryError, match="PAPERBOT_SMTP_HOST"):
-        SmtpSender(Settings(data_dir=tmp_path))
+        SmtpSender(load_settings(data_dir=tmp_path))

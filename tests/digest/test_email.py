@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.digest.display import format_authors, format_range, snippet, subject
 from bot.digest.email import render_email
 from bot.links import Links
@@ -90,9 +90,9 @@ def view(*entries: DigestEntry) -> DigestView:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
+    return load_settings(
         data_dir=tmp_path,
-        secret_key="k" * 48,  # type: ignore[arg-type]
+        secret_key="k" * 48,
         base_url="https://paperbot.example.org",
         smtp_from="paperbot <digest@paperbot.example.org>",
     )
@@ -135,8 +135,8 @@ def test_every_link_carries_a_valid_token_for_its_purpose(settings: Settings) ->
     by_label = links_by_label(html)
     assert by_label["Paper number 1"] == ["https://arxiv.org/abs/2611.00001"]
     for label, vote in [("👍 More like this", "up"), ("👎 Less like this", "down"), ("🔖 Save", "save")]:
-        read = [links.read_feedback(href.rsplit("/", 1)[1], now=NOW) for href in by_label[label]]
-        assert [(f.item_id, f.vote) for f in read] == [(101, vote), (102, vote)]
+        pairs = [href.rsplit("/", 1)[1].split("?vote=") for href in by_label[label]]
+        assert [(v, links.read_feedback(t, now=NOW).item_id) for t, v in pairs] == [(vote, 101), (vote, 102)]
         assert all(href in text for href in by_label[label])  # the text part has the same links
     (manage,) = by_label["Manage your subscription"]
     assert links.read_manage(manage.rsplit("/", 1)[1], now=NOW).subscription_id == 3
@@ -232,3 +232,13 @@ def test_range_across_months_and_years() -> None:
     start, end = datetime(2026, 12, 28, 8, tzinfo=UTC), datetime(2027, 1, 4, 8, tzinfo=UTC)
     assert format_range(start, end, "UTC") == "Mon 28 Dec 2026 – Mon 4 Jan 2027"
     assert format_range(datetime(2026, 11, 27, 8, tzinfo=UTC), NOW, "UTC") == "Fri 27 – Mon 23 Nov 2026"
+
+
+def test_non_ascii_names_are_encoded_in_headers(settings: Settings) -> None:
+    message = rendered(
+        settings.model_copy(update={"smtp_from": "Papierbot Zürich <digest@example.org>"}),
+        replace(view(entry(1, label="Schrödinger équations")), subscriber_name="Zoë Çelik"),
+    )
+    assert message["To"].addresses[0].display_name == "Zoë Çelik"
+    assert message["From"].addresses[0].display_name == "Papierbot Zürich"
+    assert message["Subject"] == "1 new paper: Schrödinger équations"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlmodel import col, select
+from starlette.testclient import TestClient
 
 from bot.config import Settings
 from bot.embed import Encoder
@@ -23,10 +25,14 @@ from bot.errors import InvalidInput
 from bot.records import Recommendation, SubscriberView
 from bot.service import Paperbot
 from bot.subscribers import Schedule
+from bot.web import create_app
 from storage import models
 from storage.db import session_scope
 
 __all__ = [
+    "CLICKED",
+    "client_for",
+    "state",
     "links_by_label",
     "StandInBot",
     "HashEncoder",
@@ -39,6 +45,7 @@ __all__ = [
 ]
 
 MONDAY = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)  # just after an 08:00 UTC send time
+CLICKED = MONDAY + timedelta(hours=3)  # when the reader clicks links in Monday's mail
 FEED_DAY1 = "arxiv_api_query_all-testing_m100_2026-04-12.atom.xml"  # 100 real papers with authors
 FEEDS_DAY2 = (
     "hf_daily_papers_api_2026-06.json",
@@ -172,3 +179,24 @@ def links_by_label(html: str) -> dict[str, list[str]]:
 
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
+
+
+def client_for(bot: Paperbot, at: datetime = CLICKED, **app_options: Any) -> TestClient:
+    return TestClient(create_app(bot, clock=lambda: at, **app_options), base_url="http://localhost:8000")
+
+
+def state(bot: Paperbot) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a link could change."""
+    with session_scope(bot.engine) as session:
+        return {
+            "feedback": [
+                (f.subscriber_id, f.listing_id, f.vote, f.via)
+                for f in session.exec(select(models.Feedback).order_by(col(models.Feedback.id)))
+            ],
+            "subscriptions": [
+                (s.id, s.active, s.paused_reason)
+                for s in session.exec(select(models.Subscription).order_by(col(models.Subscription.id)))
+            ],
+            "processed": [(e.key,) for e in session.exec(select(models.ProcessedEvent))],
+            "digests": [(d.id, d.status) for d in session.exec(select(models.Digest))],
+        }

@@ -1,0 +1,234 @@
+"""The email link pages, driven by the links in a digest that really went through SMTP.
+
+In process (Starlette's TestClient) for the logic, on SQLite and PostgreSQL; one test against the app
+served by uvicorn on a loopback port.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from bot.digests import run_due
+from bot.links import MAX_AGE, Links
+from bot.service import Paperbot
+from bot.web import create_app
+from tests.digest.world import (
+    CLICKED,
+    FEED_DAY1,
+    FEEDS_DAY2,
+    MONDAY,
+    add_papers,
+    client_for,
+    links_by_label,
+    make_world,
+    state,
+    subscribe,
+)
+from tests.smtp import SmtpServer
+
+ONE_CLICK = b"List-Unsubscribe=One-Click"  # RFC 8058: the body a mail provider POSTs
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def bot(tmp_path: Path, database_url: str, smtp: SmtpServer, feeds_dir: Path) -> Iterator[Paperbot]:
+    bot = make_world(tmp_path / "data", database_url, **smtp.settings())
+    add_papers(bot, feeds_dir, [FEED_DAY1], at=MONDAY - timedelta(hours=2))
+    subscribe(bot, "ada@example.org")
+    assert [r.status for r in run_due(bot, now=MONDAY)] == ["sent"]
+    yield bot
+    bot.close()
+
+
+@pytest.fixture
+def mail(bot: Paperbot, smtp: SmtpServer) -> dict[str, list[str]]:
+    """The links of the digest Ada received, by label; "List-Unsubscribe" from the header."""
+    message = smtp.received[0].message
+    html = message.get_body(("html",))
+    assert html is not None
+    found = links_by_label(str(html.get_content()))
+    found["List-Unsubscribe"] = re.findall(r"<(https?://[^>]+)>", message["List-Unsubscribe"])
+    return found
+
+
+@pytest.fixture
+def client(bot: Paperbot) -> TestClient:
+    return client_for(bot)
+
+
+def test_get_on_any_link_in_the_mail_changes_nothing(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    before = state(bot)
+    urls = [url for label, urls in mail.items() for url in urls if url.startswith("http://localhost:8000/")]
+    assert len(urls) == 10 * 3 + 3  # three votes per paper, manage, unsubscribe, List-Unsubscribe
+    for url in urls:
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.text)
+        assert (
+            page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+        )
+    assert state(bot) == before
+    confirm = client.get(mail["👎 Less like this"][0])
+    assert '<form method="post"' in confirm.text and "Record 👎 Less like this?" in confirm.text
+
+
+def test_posting_a_vote_records_it_once_and_the_last_vote_wins(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    up, save = mail["👍 More like this"][0], mail["🔖 Save"][0]
+    first = client.post(up)
+    assert first.status_code == 200 and "your next digest will reflect it" in first.text.lower()
+    assert [(vote, via) for _, _, vote, via in state(bot)["feedback"]] == [("up", "email")]
+    replay = client.post(up)  # a replayed token is harmless
+    assert replay.status_code == 200 and "already recorded" in replay.text
+    assert client.post(save).status_code == 200
+    assert [vote for _, _, vote, _ in state(bot)["feedback"]] == ["save"]
+
+
+def test_one_click_unsubscribe_stops_all_further_mail(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient, smtp: SmtpServer, feeds_dir: Path
+) -> None:
+    (one_click,) = mail["List-Unsubscribe"]
+    response = client.post(one_click, content=ONE_CLICK, headers=FORM)
+    assert response.status_code == 200 and "You are unsubscribed" in response.text
+    assert state(bot)["subscriptions"][0][1:] == (False, "unsubscribed")
+    add_papers(bot, feeds_dir, FEEDS_DAY2, at=MONDAY + timedelta(hours=20))
+    assert run_due(bot, now=MONDAY + timedelta(days=1)) == []
+    assert len(smtp.received) == 1
+
+
+def test_unsubscribe_page_button_and_replays(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (link,) = mail["Unsubscribe"]
+    page = client.get(link)
+    assert 'method="post"' in page.text and state(bot)["subscriptions"][0][1] is True
+    assert "You are unsubscribed" in client.post(link).text
+    replay = client.post(link)  # still unsubscribed: say so, kindly (providers may retry one-click)
+    assert replay.status_code == 200 and "You are unsubscribed" in replay.text
+
+    (manage,) = mail["Manage your subscription"]
+    back = client.post(manage, data={"action": "resume"}, follow_redirects=False)
+    assert back.status_code == 303 and state(bot)["subscriptions"][0][1] is True
+    refused = client.post(link)  # the old, used link must not undo the new subscription
+    assert refused.status_code == 410 and "use the link in your latest digest" in refused.text
+    assert state(bot)["subscriptions"][0][1] is True
+
+    fresh = re.search(r'action="(http://localhost:8000/email/unsubscribe/[^"]+)"', client.get(manage).text)
+    assert fresh is not None and "You are unsubscribed" in client.post(fresh.group(1)).text
+    assert state(bot)["subscriptions"][0][1] is False
+
+
+def test_manage_page_shows_the_subscription(mail: dict[str, list[str]], client: TestClient) -> None:
+    page = client.get(mail["Manage your subscription"][0])
+    assert page.status_code == 200
+    for expected in (
+        "ada@example.org",
+        "daily at 08:00 (UTC)",
+        "up to 10",
+        "software testing, neural networks",
+    ):
+        assert expected in page.text
+
+
+def test_bad_links_get_a_friendly_page_with_a_4xx(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    up = mail["👍 More like this"][0]
+    tampered = up[:-3] + ("xyz" if not up.endswith("xyz") else "abc")
+    token = up.rsplit("/", 1)[1].split("?")[0]
+    wrong_purpose = "http://localhost:8000/email/unsubscribe/" + token
+    links = Links.from_settings(bot.settings)
+    no_such_item = links.feedback_urls(item_id=999_999, now=MONDAY)["up"]
+    no_such_vote = up.replace("?vote=up", "?vote=meh")
+    cases = {
+        tampered: (400, "This link does not work"),
+        wrong_purpose: (400, "This link does not work"),
+        "http://localhost:8000/email/feedback/": (404, "Not found"),
+        no_such_vote: (400, "missing its vote"),
+        "http://localhost:8000/email/manage/garbage": (400, "This link does not work"),
+        no_such_item: (404, "no longer in our records"),
+    }
+    before = state(bot)
+    for url, (status, words) in cases.items():
+        for method in ("GET", "POST"):
+            page = client.request(method, url)
+            assert (page.status_code, page.headers["content-type"]) == (status, "text/html; charset=utf-8"), (
+                url
+            )
+            assert words in page.text and "Traceback" not in page.text
+    expired = client_for(bot, at=MONDAY + MAX_AGE["feedback"] + timedelta(minutes=1)).post(up)
+    assert expired.status_code == 410 and "This link has expired" in expired.text
+    assert state(bot) == before
+
+
+def test_errors_are_json_when_asked(mail: dict[str, list[str]], client: TestClient) -> None:
+    page = client.post(
+        mail["👍 More like this"][0].replace("?", "xx?"), headers={"Accept": "application/json"}
+    )
+    assert page.status_code == 400
+    assert page.json() == {"ok": False, "error": page.json()["error"], "status": 400}
+    assert "not valid" in page.json()["error"]
+
+
+def test_other_front_ends_add_routes_and_crashes_are_a_500_page(bot: Paperbot) -> None:
+    def healthz(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    def boom(_request: Request) -> PlainTextResponse:
+        raise RuntimeError("secret internals")
+
+    app = create_app(bot, routes=[Route("/healthz", healthz), Route("/boom", boom)])
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/healthz").text == "ok"
+    crash = client.get("/boom")
+    assert crash.status_code == 500 and "try again" in crash.text and "secret internals" not in crash.text
+
+
+def test_a_vote_through_the_served_app_over_http(bot: Paperbot, mail: dict[str, list[str]]) -> None:
+    config = uvicorn.Config(
+        create_app(bot, clock=lambda: CLICKED), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            thread.join(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        path = mail["👎 Less like this"][0].removeprefix("http://localhost:8000")
+        with httpx.Client(base_url=base) as http:
+            assert "Record 👎" in http.get(path).text and state(bot)["feedback"] == []
+            assert "recorded" in http.post(path).text
+            (one_click,) = mail["List-Unsubscribe"]
+            assert (
+                http.post(
+                    one_click.removeprefix("http://localhost:8000"), content=ONE_CLICK, headers=FORM
+                ).status_code
+                == 200
+            )
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    assert [vote for _, _, vote, _ in state(bot)["feedback"]] == ["down"]
+    assert state(bot)["subscriptions"][0][1] is False
