@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.records import IngestReport, ListingView, SubscriberView
+    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView
     from bot.service import Paperbot
 
 __all__ = ["app", "main"]
@@ -195,23 +195,47 @@ def listings(
         typer.echo(f"{len(items)} listings")
 
 
+DEMO_EMAIL = "demo@example.org"
+DEMO_INTERESTS = ("large language model reasoning", "single-cell genomics")
+
+
 @app.command()
-def demo(json_out: JsonOpt = False) -> None:
-    """The main job on embedded defaults: ingest the bundled sample and show what was stored."""
+def demo(
+    keep_serving: Annotated[
+        bool, typer.Option("--serve", help="Afterwards keep serving: web app and scheduler on port 8000.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The main job on embedded defaults: ingest the bundled sample, subscribe a demo reader, deliver
+    their digest to the file outbox and print where it is."""
     from bot.records import to_json
     from bot.service import sample_feed_path
 
     with service() as bot:
         with progress_bar(not json_out) as progress:
             report = bot.ingest(sources=[str(sample_feed_path())], progress=progress)
-        latest = bot.listings(limit=10)
-        total = bot.count_listings()
+        subscriber = bot.find_subscriber(email=DEMO_EMAIL) or bot.subscribe(
+            email=DEMO_EMAIL, name="Demo reader", interests=DEMO_INTERESTS
+        )
+        results = bot.run_subscriber_digests(subscriber_id=subscriber.id)
+        outbox = sorted(bot.settings.outbox_dir.glob("*.html"), key=lambda p: p.stat().st_mtime)
     if json_out:
-        print_json({"ingest": to_json(report), "latest": [to_json(x) for x in latest], "total": total})
-        return
-    print_ingest(report)
-    print_listings(latest)
-    typer.echo(f"{total} listings stored; `paperbot listings` shows them all")
+        print_json(
+            {
+                "ingest": to_json(report),
+                "subscriber": subscriber.id,
+                "digests": [to_json(r) for r in results],
+                "outbox": [str(p) for p in outbox],
+            }
+        )
+    else:
+        print_ingest(report)
+        typer.echo(f"demo subscriber {subscriber.id} ({DEMO_EMAIL}): {', '.join(DEMO_INTERESTS)}")
+        print_digests(results)
+        if outbox:
+            typer.echo(f"digest: {outbox[-1].resolve()}")
+    if keep_serving:
+        serve(host="127.0.0.1", port=8000, no_schedule=False)
 
 
 @sources_app.command("add")
@@ -472,6 +496,51 @@ def feedback(
 # ---- running ------------------------------------------------------------------------------------
 
 
+def print_digests(results: list[DigestResult]) -> None:
+    from collections import Counter
+
+    for r in results:
+        line = f"subscription {r.subscription_id} {r.period}: {r.status}"
+        line += f", {r.items} papers" if r.items else ""
+        line += f" -> {r.location}" if r.location else ""
+        line += f" ({r.error})" if r.error else ""
+        typer.echo(line)
+    counts = Counter(r.status for r in results)
+    typer.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing due")
+
+
+@app.command()
+def digest(
+    subscriber: Annotated[int | None, typer.Argument(help="Subscriber id; omit with --all-due.")] = None,
+    all_due: Annotated[
+        bool,
+        typer.Option("--all-due", "-a", help="Every active subscription whose digest is due and unsent."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Write what would be sent to the outbox; change nothing.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deliver digests now. Each period is sent at most once; exit code 1 if any failed or will be retried."""
+    from bot.records import to_json
+
+    if (subscriber is None) == (not all_due):
+        fail("give a SUBSCRIBER id or --all-due, not both")
+    if all_due and dry_run:
+        fail("--dry-run works with one SUBSCRIBER, not with --all-due")
+    with service() as bot:
+        if subscriber is None:
+            results = bot.run_due_digests()
+        else:
+            results = bot.run_subscriber_digests(subscriber_id=subscriber, dry_run=dry_run)
+    if json_out:
+        print_json([to_json(r) for r in results])
+    else:
+        print_digests(results)
+    if any(r.status in ("failed", "retry") for r in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", "-H", help="Address to listen on.")] = "127.0.0.1",
@@ -512,6 +581,17 @@ def status(json_out: JsonOpt = False) -> None:
     from rich.console import Console
 
     render_status(report, Console())
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option("--host", "-H", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 picks a free one).")
+    ] = 8000,
+) -> None:
+    """Serve the web pages only (email links, Slack, health); same as `serve --no-schedule`."""
+    serve(host=host, port=port, no_schedule=True)
 
 
 def main() -> None:

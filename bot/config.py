@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Signs email links; generated into the data dir if unset"
     )
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Retired signing keys, comma-separated; their links still work"
+    )
     smtp_host: str | None = Field(None, description="SMTP server; without it digests go to the file outbox")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (465 means implicit TLS)")
     smtp_user: str | None = Field(None, description="SMTP login")
@@ -82,9 +85,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated feed URLs, paths or shortcuts like arxiv:cs.LG"
     )
 
-    @field_validator("sources", mode="before")
+    @field_validator("sources", "old_secret_keys", mode="before")
     @classmethod
-    def _split_sources(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

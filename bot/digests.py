@@ -32,7 +32,7 @@ from bot.deliver.outbox import write_outbox
 from bot.digest import store
 from bot.digest.email import render_email
 from bot.digest.period import Period, latest_period
-from bot.errors import DeliveryError, InvalidInput, NotFound, TemporaryDeliveryError
+from bot.errors import DeliveryError, InvalidInput, TemporaryDeliveryError
 from bot.links import Links
 from bot.records import DigestResult, DigestView, Recommendation, SubscriptionView
 from bot.service import Paperbot
@@ -43,7 +43,6 @@ __all__ = [
     "run_digest",
     "run_due",
     "run_for_subscriber",
-    "get_subscription",
     "email_channel",
     "outbox_channel",
 ]
@@ -103,14 +102,6 @@ def _channel(name: str) -> Channel:
             raise DeliveryError(f"the {name} channel is not available in this installation ({exc})") from exc
         return loaded
     return entry
-
-
-def get_subscription(bot: Paperbot, *, subscription_id: int) -> SubscriptionView:
-    """One subscription, active or not (NotFound otherwise)."""
-    for view in bot.subscriptions(active_only=False):
-        if view.id == subscription_id:
-            return view
-    raise NotFound(f"no subscription {subscription_id}; `paperbot profile show SUBSCRIBER` lists them")
 
 
 def _picks(
@@ -203,7 +194,7 @@ def run_digest(
     """Deliver the latest due digest of one subscription (or, with dry_run, write it to the outbox
     as dry-run-<subscription>-<period>.eml and change nothing)."""
     with Batch(bot.settings, now, sleep) as batch:
-        return _run(bot, get_subscription(bot, subscription_id=subscription_id), batch, dry_run=dry_run)
+        return _run(bot, bot.subscription(subscription_id=subscription_id), batch, dry_run=dry_run)
 
 
 def run_for_subscriber(

@@ -7,7 +7,9 @@
     ├── SourceError               a feed could not be used (the source is skipped, others go on)
     │   ├── FetchError            network: timeout, refused, 4xx/5xx after retries
     │   └── FeedFormatError       the bytes are not a feed we understand, or the feed reports an error
-    ├── TokenError                an email link token is tampered, expired or replayed (status 400)
+    ├── TokenError                an email link token is tampered or unreadable (status 400)
+    │   ├── ExpiredToken          older than its purpose allows (status 410)
+    │   └── UsedToken             a one-time link that already did its job (status 410)
     └── DeliveryError             a digest could not be delivered
         └── TemporaryDeliveryError    worth retrying later (4xx SMTP reply, refused connection, 5xx API)
 
@@ -25,6 +27,8 @@ __all__ = [
     "FetchError",
     "FeedFormatError",
     "TokenError",
+    "ExpiredToken",
+    "UsedToken",
     "DeliveryError",
     "TemporaryDeliveryError",
 ]
@@ -74,6 +78,18 @@ class TokenError(PaperbotError):
     """An email link token is invalid, expired or already used."""
 
     status = 400
+
+
+class ExpiredToken(TokenError):
+    """The link is older than its purpose allows."""
+
+    status = 410
+
+
+class UsedToken(TokenError):
+    """A one-time link that has already done its job."""
+
+    status = 410
 
 
 class DeliveryError(PaperbotError):

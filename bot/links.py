@@ -22,25 +22,18 @@ from typing import Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import Engine
-from sqlmodel import select
 
 from bot.config import Settings
-from bot.errors import TokenError
-from storage import models
-from storage.db import session_scope
+from bot.errors import ExpiredToken, TokenError
 
 __all__ = [
     "VOTES",
     "MAX_AGE",
-    "ExpiredToken",
-    "UsedToken",
     "FeedbackToken",
     "UnsubscribeToken",
     "ManageToken",
     "Links",
     "unsubscribe_mailto",
-    "was_used",
 ]
 
 VOTES = ("up", "down", "save")
@@ -51,18 +44,6 @@ MAX_AGE = {
     "unsubscribe": timedelta(days=365),
     "manage": timedelta(days=60),
 }
-
-
-class ExpiredToken(TokenError):
-    """The link is older than its purpose allows."""
-
-    status = 410
-
-
-class UsedToken(TokenError):
-    """A one-time link that has already done its job."""
-
-    status = 410
 
 
 @dataclass(frozen=True)
@@ -117,9 +98,10 @@ class Links:
         self.base_url = base_url.rstrip("/")
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, old_keys: Sequence[str] = ()) -> Links:
-        """The current key signs; `old_keys` (oldest first) still verify links already mailed."""
-        return cls([*old_keys, settings.signing_key()], base_url=settings.base_url)
+    def from_settings(cls, settings: Settings) -> Links:
+        """The current key signs; PAPERBOT_OLD_SECRET_KEYS (oldest first) still verify mailed links."""
+        old = [key.get_secret_value() for key in settings.old_secret_keys]
+        return cls([*old, settings.signing_key()], base_url=settings.base_url)
 
     # ---- tokens ------------------------------------------------------------------------------
 
@@ -193,11 +175,3 @@ def unsubscribe_mailto(address: str, token: str) -> str:
     return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
 
 
-# ---- one-time keys (ProcessedEvent) ------------------------------------------------------------
-
-
-def was_used(engine: Engine, key: str) -> bool:
-    """Whether a one-time key was already used (Paperbot.first_time records it)."""
-    with session_scope(engine) as session:
-        query = select(models.ProcessedEvent.key).where(models.ProcessedEvent.key == key)
-        return session.exec(query).first() is not None

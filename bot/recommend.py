@@ -14,7 +14,7 @@ from bot.embed import Encoder
 from bot.records import ListingView, Recommendation
 from bot.vectors import listing_vectors
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
-from profiles.rank import Candidate, query_vectors, rank
+from profiles.rank import DEFAULT_MIN_SCORE, Candidate, query_vectors, rank
 from storage import models
 from storage.index import VectorIndex
 
@@ -123,7 +123,9 @@ def _window_ids(session: Session, since: datetime | None, exclude: set[int]) -> 
 
 
 def _background(session: Session, model: str, rng: np.random.Generator) -> np.ndarray:
-    ids = np.array([i for i in session.exec(select(models.Listing.id)).all() if i is not None], dtype=np.int64)
+    ids = np.array(
+        [i for i in session.exec(select(models.Listing.id)).all() if i is not None], dtype=np.int64
+    )
     picked = rng.choice(ids, size=min(BACKGROUND, len(ids)), replace=False)
     return listing_vectors(session, model, picked.tolist())[1]
 
@@ -166,15 +168,14 @@ def recommend_for(
         for i, v in zip(ids.tolist(), vectors, strict=True)
     ]
     rng = np.random.default_rng(subscriber.id)
-    kwargs = {} if min_score is None else {"min_score": min_score}
     ranked = rank(
         profile,
         candidates,
         now=now,
         limit=limit,
+        min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
         background=_background(session, model, rng),
         seed=subscriber.id,
-        **kwargs,
     )
     labels = {i.id: i.label for i in profile.interests}
     return [

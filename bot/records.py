@@ -204,7 +204,8 @@ class DigestView:
 
 @dataclass(frozen=True)
 class DigestResult:
-    """What one digest run did: sent, empty (nothing above the bar), skipped (already sent), failed."""
+    """What one digest run did: sent, empty (nothing above the bar), skipped (already sent or claimed
+    elsewhere), retry (temporary failure, the next run retries), failed (permanent), dry_run."""
 
     subscription_id: int
     period: str

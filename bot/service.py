@@ -27,6 +27,7 @@ from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.feeds import ingest_source, source_row
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
+    DigestResult,
     FeedbackResult,
     IngestReport,
     InterestView,
@@ -492,3 +493,44 @@ class Paperbot:
         with session_scope(self.engine) as session:
             row = session.get(models.SlackMessage, {"channel_id": channel_id, "ts": ts})
             return row.digest_item_id if row else None
+
+    # ---- digests --------------------------------------------------------------------------------
+
+    def subscription(self, *, subscription_id: int) -> SubscriptionView:
+        with session_scope(self.engine) as session:
+            return subscription_view(self._subscription(session, subscription_id))
+
+    def run_digest(
+        self, *, subscription_id: int, now: datetime | None = None, dry_run: bool = False
+    ) -> DigestResult:
+        """Deliver the latest due digest of one subscription; each period goes out at most once."""
+        from bot.digests import run_digest  # bot.digests imports this module
+
+        return run_digest(
+            self,
+            subscription_id=subscription_id,
+            now=now or models.utcnow(),
+            dry_run=dry_run,
+            sleep=self._sleep,
+        )
+
+    def run_subscriber_digests(
+        self, *, subscriber_id: int, now: datetime | None = None, dry_run: bool = False
+    ) -> list[DigestResult]:
+        """Deliver the due digest of every active subscription of one subscriber."""
+        from bot.digests import run_for_subscriber
+
+        return run_for_subscriber(
+            self, subscriber_id=subscriber_id, now=now or models.utcnow(), dry_run=dry_run, sleep=self._sleep
+        )
+
+    def run_due_digests(self, *, now: datetime | None = None) -> list[DigestResult]:
+        """Deliver every active subscription's due, unsent digest."""
+        from bot.digests import run_due
+
+        return run_due(self, now=now or models.utcnow(), sleep=self._sleep)
+
+    def seen(self, *, key: str) -> bool:
+        """Whether a one-time key was used (without using it)."""
+        with session_scope(self.engine) as session:
+            return session.get(models.ProcessedEvent, key[:300]) is not None

@@ -34,9 +34,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from bot.digest import store, templates
-from bot.digests import get_subscription
-from bot.errors import InvalidInput, PaperbotError
-from bot.links import Links, UsedToken, was_used
+from bot.errors import InvalidInput, PaperbotError, UsedToken
+from bot.links import Links
 from bot.records import SubscriptionView
 from bot.service import Paperbot
 from storage.models import utcnow
@@ -132,7 +131,7 @@ class EmailPages:
     async def unsubscribe(self, request: Request) -> Response:
         ticket = self.links.read_unsubscribe(request.path_params["token"], now=self.clock())
         subscription = await run_in_threadpool(
-            lambda: get_subscription(self.bot, subscription_id=ticket.subscription_id)
+            lambda: self.bot.subscription(subscription_id=ticket.subscription_id)
         )
         if request.method == "GET":
             if not subscription.active:
@@ -142,7 +141,7 @@ class EmailPages:
                 "Unsubscribe from paperbot?", f"No more digests will go to {subscription.target}.", form=form
             )
         # RFC 8058 one-click and the page's button both land here; either way the POST acts.
-        if await run_in_threadpool(was_used, self.bot.engine, ticket.key):
+        if await run_in_threadpool(lambda: self.bot.seen(key=ticket.key)):
             if subscription.active:
                 raise UsedToken(
                     "This unsubscribe link was already used, and you subscribed again since. "
@@ -164,7 +163,7 @@ class EmailPages:
         now = self.clock()
         ticket = self.links.read_manage(token, now=now)
         subscription = await run_in_threadpool(
-            lambda: get_subscription(self.bot, subscription_id=ticket.subscription_id)
+            lambda: self.bot.subscription(subscription_id=ticket.subscription_id)
         )
         if request.method == "POST":
             form = parse_qs((await request.body()).decode("utf-8", "replace"))

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import load_settings
-from bot.errors import TokenError
-from bot.links import MAX_AGE, ExpiredToken, Links, unsubscribe_mailto
+from bot.errors import ExpiredToken, TokenError
+from bot.links import MAX_AGE, Links, unsubscribe_mailto
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 OLD_KEY, NEW_KEY = "old-key-" + "a" * 40, "new-key-" + "b" * 40
@@ -101,8 +101,8 @@ def test_key_rotation_newest_signs_all_verify() -> None:
 
 
 def test_links_from_settings_use_the_generated_key_and_base_url(tmp_path: object) -> None:
-    settings = load_settings(data_dir=tmp_path, base_url="https://p.example.org/")
-    links = Links.from_settings(settings, old_keys=[OLD_KEY])
+    settings = load_settings(data_dir=tmp_path, base_url="https://p.example.org/", old_secret_keys=OLD_KEY)
+    links = Links.from_settings(settings)
     assert links.keys == [OLD_KEY, settings.signing_key()]
     assert links.manage_url(subscription_id=3, now=NOW).startswith("https://p.example.org/email/manage/")
 
