@@ -173,7 +173,10 @@ def _send(
         return result("retry", error=exc.message)
     except DeliveryError as exc:
         store.finish(bot.engine, held, status="failed", error=exc.message)
-        log.error("digest %d (subscription %d) failed: %s", view.id, subscription.id, exc.message)
+        # A permanent refusal (channel gone, address rejected) would repeat every period: pause the
+        # subscription with the reason, which App Home and `paperbot status` show.
+        bot.set_active(subscription_id=subscription.id, active=False, reason=exc.message)
+        log.error("digest %d (subscription %d) failed, paused: %s", view.id, subscription.id, exc.message)
         return result("failed", error=exc.message)
     except Exception as exc:  # a bug: the attempt ends, the next run retries, the caller sees it
         store.finish(bot.engine, held, status="claimed", error=f"internal error: {exc!r}")
@@ -193,7 +196,7 @@ def run_digest(
 ) -> DigestResult:
     """Deliver the latest due digest of one subscription (or, with dry_run, write it to the outbox
     as dry-run-<subscription>-<period>.eml and change nothing)."""
-    with Batch(bot.settings, now, sleep) as batch:
+    with Batch(bot, now, sleep) as batch:
         return _run(bot, bot.subscription(subscription_id=subscription_id), batch, dry_run=dry_run)
 
 
@@ -207,7 +210,7 @@ def run_for_subscriber(
 ) -> list[DigestResult]:
     """`run_digest` for each active subscription of one subscriber."""
     subscriptions = bot.subscriber(subscriber_id=subscriber_id).subscriptions
-    with Batch(bot.settings, now, sleep) as batch:
+    with Batch(bot, now, sleep) as batch:
         return [_run(bot, s, batch, dry_run=dry_run) for s in subscriptions if s.active]
 
 
@@ -217,7 +220,7 @@ def run_due(
     """Deliver every active subscription's latest period that has no outcome yet; one SMTP
     connection serves the whole batch. A digest that crashes is logged and left for the next run."""
     results = []
-    with Batch(bot.settings, now, sleep) as batch:
+    with Batch(bot, now, sleep) as batch:
         for subscription in bot.subscriptions(active_only=True):
             period = latest_period(subscription, now=now).key
             found = store.find(bot.engine, subscription.id, period)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -20,7 +20,7 @@ from bot.service import Paperbot
 from storage import models
 from storage.db import session_scope
 
-__all__ = ["PruneReport", "prune"]
+__all__ = ["PruneReport", "prune", "forget_slack_events"]
 
 log = logging.getLogger("paperbot.housekeeping")
 _CHUNK = 500  # keeps IN (...) lists well under every database's parameter limit
@@ -67,3 +67,17 @@ def prune(bot: Paperbot, *, before: datetime) -> PruneReport:
     report = PruneReport(listings=len(doomed), vectors=vectors, indexed=indexed)
     log.info("prune: %d listings and %d vectors older than %s removed", len(doomed), vectors, before.date())
     return report
+
+
+def forget_slack_events(bot: Paperbot, *, now: datetime) -> int:
+    """Drop Slack event ids older than two days; returns how many. Slack retries an event within
+    minutes, so that is plenty to dedupe. One-time token keys stay: they refuse replays for as long
+    as their links live."""
+    event = models.ProcessedEvent
+    with session_scope(bot.engine) as session:
+        result = session.exec(
+            delete(event).where(
+                col(event.key).startswith("slack-event:"), col(event.created_at) < now - timedelta(days=2)
+            )
+        )
+        return int(result.rowcount)

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.catchup import catch_up, release_interrupted
 from bot.digests import run_digest
-from bot.housekeeping import prune
+from bot.housekeeping import forget_slack_events, prune
 from bot.jobs import JobRunner, job_line
 from bot.leader import LeaderLock, leader_lock
 from bot.metrics import Metrics
@@ -300,7 +300,14 @@ class Scheduler:
 
     def housekeeping(self) -> None:
         def work() -> dict[str, object]:
-            report = prune(self.bot, before=self.clock() - self.config.retention)
-            return {"listings": report.listings, "vectors": report.vectors, "indexed": report.indexed}
+            now = self.clock()
+            report = prune(self.bot, before=now - self.config.retention)
+            events = forget_slack_events(self.bot, now=now)
+            return {
+                "listings": report.listings,
+                "vectors": report.vectors,
+                "indexed": report.indexed,
+                "slack_events": events,
+            }
 
         self._jobs.run("housekeeping", work)

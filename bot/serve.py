@@ -41,8 +41,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def build_app(bot: Paperbot, scheduler: Scheduler | None) -> Starlette:
-    """The web app of `bot.web` with /healthz and /metrics added."""
-    return create_app(bot, routes=ops_routes(bot, scheduler))
+    """The web app of `bot.web` with /healthz, /metrics and, in Slack's HTTP mode, /slack/events."""
+    routes = list(ops_routes(bot, scheduler))
+    settings = bot.settings
+    if settings.slack_bot_token and settings.slack_signing_secret and not settings.slack_app_token:
+        from bot.slack import slack_routes
+
+        routes += slack_routes(bot)
+    return create_app(bot, routes=routes)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -104,11 +110,18 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
     drained = True
+    socket_mode = None
     try:
+        if bot.settings.slack_app_token:  # Socket Mode: Slack over an outbound websocket (behind NAT)
+            from bot.slack import connect_socket_mode
+
+            socket_mode = connect_socket_mode(bot)
         if schedule:
             scheduler.start()
         server.run(sockets=[sock])
     finally:
+        if socket_mode is not None:
+            socket_mode.close()  # type: ignore[no-untyped-call]  # slack-bolt is untyped here
         drained = scheduler.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from bot.housekeeping import prune
+from bot.housekeeping import forget_slack_events, prune
 from bot.service import Paperbot
 from storage import models
 from storage.db import session_scope
+from tests.factories import make_bot
 from tests.scheduling import Clock, add_subscription, backdate, scheduler_for, sqlite_world, utc
 
 NOW = utc(2026, 11, 23, 9, 0)
@@ -73,4 +74,17 @@ def test_housekeeping_job_logs_one_line(bot: Paperbot, caplog: pytest.LogCapture
     with caplog.at_level(logging.INFO, logger="paperbot.scheduler"):
         scheduler.housekeeping()  # the sample papers were first seen in 2027: nothing is old enough
     scheduler.stop()
-    assert "job=housekeeping listings=0 vectors=0 duration_ms=" in caplog.text
+    assert "job=housekeeping listings=0 vectors=0 slack_events=0 duration_ms=" in caplog.text
+
+
+def test_old_slack_event_ids_are_forgotten_token_keys_are_kept(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path / "data")
+    now = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
+    with session_scope(bot.engine) as session:
+        session.add(models.ProcessedEvent(key="slack-event:Ev1", created_at=now - timedelta(days=3)))
+        session.add(models.ProcessedEvent(key="slack-event:Ev2", created_at=now - timedelta(hours=5)))
+        session.add(models.ProcessedEvent(key="unsubscribe:abc", created_at=now - timedelta(days=300)))
+    assert forget_slack_events(bot, now=now) == 1
+    assert not bot.seen(key="slack-event:Ev1")
+    assert bot.seen(key="slack-event:Ev2") and bot.seen(key="unsubscribe:abc")
+    bot.close()

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.service import Paperbot
 
 __all__ = ["Batch"]
 
@@ -25,11 +28,15 @@ T = TypeVar("T")
 class Batch:
     """Shared state of one delivery run; use it as a context manager so connections get closed."""
 
-    settings: Settings
+    bot: Paperbot
     now: datetime
     sleep: Callable[[float], None] = time.sleep
     _shared: dict[str, Any] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot.settings
 
     def shared(self, name: str, factory: Callable[[], T]) -> T:
         """One `factory()` result per run, entered as a context manager when it is one."""

@@ -33,7 +33,6 @@ from bot.deliver import Batch
 from bot.digest.blocks import SlackMessage, render_digest
 from bot.errors import ConfigError, DeliveryError, TemporaryDeliveryError
 from bot.records import DigestView, SubscriptionView
-from bot.service import Paperbot
 
 __all__ = [
     "SlackDelivery",
@@ -41,7 +40,6 @@ __all__ = [
     "SlackPoster",
     "make_client",
     "deliver_digest",
-    "item_at",
     "is_user_id",
 ]
 
@@ -212,23 +210,6 @@ def _translated(target: str) -> Iterator[None]:
         raise TemporaryDeliveryError(f"could not reach Slack for {target}: {exc}") from None
 
 
-# Interim message -> item map, in memory per database (lost on restart, not shared between processes).
-# It becomes the `SlackMessage` table behind bot.record_slack_messages / bot.slack_message_item.
-_MESSAGES: dict[str, dict[tuple[str, str], int]] = {}
-
-
-def _remember(settings: Settings, delivery: SlackDelivery) -> None:
-    known = _MESSAGES.setdefault(settings.db_url, {})
-    for ts, item_ids in delivery.messages:
-        if len(item_ids) == 1:  # only a one-paper message says which paper a reaction means
-            known[(delivery.channel, ts)] = item_ids[0]
-
-
-def item_at(bot: Paperbot, *, channel: str, ts: str) -> int | None:
-    """The digest item shown alone in the message at (channel, ts), if paperbot posted one there."""
-    return _MESSAGES.get(bot.settings.db_url, {}).get((channel, ts))
-
-
 def deliver_digest(view: DigestView, subscription: SubscriptionView, batch: Batch) -> str:
     """The "slack" channel of bot.digests: post one claimed digest, return the first message's ts.
     One poster (client and pacing) serves the whole batch."""
@@ -237,7 +218,10 @@ def deliver_digest(view: DigestView, subscription: SubscriptionView, batch: Batc
         lambda: SlackPoster(make_client(batch.settings, sleep=batch.sleep), pacer=Pacer(sleep=batch.sleep)),
     )
     delivery = poster.post_digest(view)
-    _remember(batch.settings, delivery)
+    # Remembered so that a reaction on a one-paper message names its paper.
+    batch.bot.record_slack_messages(
+        digest_id=view.id, channel_id=delivery.channel, messages=delivery.messages
+    )
     log.info(
         "slack: digest %d to %s as %d message(s), ts %s",
         view.id,

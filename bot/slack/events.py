@@ -7,7 +7,6 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.deliver.slack import item_at
 from bot.service import Paperbot
 from bot.slack.home import publish_home
 
@@ -29,7 +28,7 @@ def reaction_vote(bot: Paperbot, event: dict[str, Any]) -> tuple[int, str] | Non
     item = event.get("item", {})
     if vote is None or item.get("type") != "message":
         return None
-    item_id = item_at(bot, channel=str(item.get("channel")), ts=str(item.get("ts")))
+    item_id = bot.slack_message_item(channel_id=str(item.get("channel")), ts=str(item.get("ts")))
     return (item_id, vote) if item_id is not None else None
 
 

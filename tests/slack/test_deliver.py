@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.deliver import Batch
-from bot.deliver.slack import Pacer, SlackPoster, deliver_digest, item_at, make_client
+from bot.deliver.slack import Pacer, SlackPoster, deliver_digest, make_client
 from bot.errors import ConfigError, DeliveryError, TemporaryDeliveryError
 from bot.records import SubscriptionView
 from bot.service import Paperbot
@@ -139,10 +139,12 @@ def test_deliver_digest_remembers_one_paper_messages_for_reactions(
     bot: Paperbot, fake_slack: FakeSlack
 ) -> None:
     view = digest([listing(1), listing(2)], target="C0LAB")
-    with Batch(bot.settings, datetime.now(UTC), lambda _s: None) as batch:
+    with Batch(bot, datetime.now(UTC), lambda _s: None) as batch:
         ts = deliver_digest(view, SUBSCRIPTION, batch)
     parent, first, second = fake_slack.calls("chat.postMessage")
     assert ts == parent.answer["ts"]
-    assert item_at(bot, channel="C0LAB", ts=parent.answer["ts"]) is None  # several papers: ambiguous
-    assert item_at(bot, channel="C0LAB", ts=first.answer["ts"]) == 100
-    assert item_at(bot, channel="C0LAB", ts=second.answer["ts"]) == 101
+    assert (
+        bot.slack_message_item(channel_id="C0LAB", ts=parent.answer["ts"]) is None
+    )  # several papers: ambiguous
+    assert bot.slack_message_item(channel_id="C0LAB", ts=first.answer["ts"]) == 100
+    assert bot.slack_message_item(channel_id="C0LAB", ts=second.answer["ts"]) == 101
