@@ -3,6 +3,7 @@
 with SmtpServer() as server:                   # listening on 127.0.0.1:<free port>
     server.fail_first = 2                      # answer DATA with 451 twice, then accept
     server.reject = "550 5.1.1 No such user"   # or refuse every recipient for good
+    server.drop_first = 1                      # or drop the connection mid-DATA once, then accept
 server = SmtpServer(); server.port             # down: the port is chosen but nobody listens
 server.start()                                 # ... and now it is up on that port
 """
@@ -50,6 +51,10 @@ class _Handler:
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         self.server.data_attempts += 1
+        if self.server.data_attempts <= self.server.drop_first:
+            assert isinstance(smtp.transport, asyncio.Transport)
+            smtp.transport.abort()  # the message was sent but never acknowledged: the link died
+            return "421 4.4.2 Connection dropped"
         if self.server.data_attempts <= self.server.fail_first:
             return self.server.temporary_reply
         content = envelope.original_content or b""
@@ -74,7 +79,8 @@ def _free_port() -> int:
 
 
 class SmtpServer:
-    """Records accepted messages; can answer 4xx for the first N DATA commands, reject recipients,
+    """Records accepted messages; can answer 4xx for (or drop the connection during) the first N DATA
+    commands, reject recipients,
     require AUTH, or be down (not started) and come up later on the same port."""
 
     def __init__(self, *, login: tuple[str, str] | None = None) -> None:
@@ -82,6 +88,7 @@ class SmtpServer:
         self.received: list[Received] = []
         self.data_attempts = 0
         self.fail_first = 0
+        self.drop_first = 0
         self.temporary_reply = "451 4.3.0 Try again later"
         self.reject: str | None = None
         self.logins: list[str] = []
