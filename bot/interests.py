@@ -4,6 +4,7 @@ either stores everything or nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,13 +18,16 @@ from bot.subscribers import resolve_seed
 from bot.vectors import listing_vectors, vectors_for_texts
 from storage import models
 
-__all__ = ["check_text", "text_interest", "seed_interest", "bib_interests", "interest_view"]
+__all__ = ["INVISIBLE", "check_text", "text_interest", "seed_interest", "bib_interests", "interest_view"]
 
 MAX_TEXT = 1000
+# C0/C1 controls, zero-width and bidi overrides: invisible, and a way to disguise text
+INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def check_text(text: str) -> str:
-    text = text.strip()
+    """The interest text without invisible characters (Slack refuses them; the CLI and email drop them)."""
+    text = INVISIBLE.sub("", text).strip()
     if not text:
         raise InvalidInput('an interest needs some text, e.g. "graph neural networks for molecules"')
     if len(text) > MAX_TEXT:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.digest.blocks import escape
 from bot.errors import InvalidInput
+from bot.interests import INVISIBLE as _CONTROL
 from bot.records import DigestResult, SubscriberView, SubscriptionView
 
 __all__ = [
@@ -25,8 +25,6 @@ __all__ = [
 
 MAX_COMMAND = 1000
 VERBS = ("subscribe", "interests", "now", "pause", "resume", "settings", "unsubscribe", "help")
-# C0/C1 controls, zero-width and bidi overrides: invisible, and a way to disguise text
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 

@@ -19,10 +19,11 @@ from typing import Protocol
 from bot.errors import FeedFormatError
 from bot.sources import arxiv_api, arxiv_rss, biorxiv, hf_daily, pubmed, rss, s2
 from bot.sources.listing import Listing
+from bot.sources.public import check_public_url
 from bot.sources.shortcuts import resolve_source
 from bot.sources.sniff import Sample, sniff, where
 
-__all__ = ["FAMILIES", "FeedFamily", "Listing", "detect", "parse", "resolve_source"]
+__all__ = ["FAMILIES", "FeedFamily", "Listing", "check_public_url", "detect", "parse", "resolve_source"]
 
 
 _ERROR_KEYS = ("error", "message", "detail")

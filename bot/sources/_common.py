@@ -14,6 +14,8 @@ from bot.sources.ids import canonical_id, clean_text, normalise_doi, parse_arxiv
 from bot.sources.listing import Listing
 
 __all__ = [
+    "MAX_ABSTRACT",
+    "MAX_TITLE",
     "make_listing",
     "dedupe",
     "http_url",
@@ -31,6 +33,10 @@ __all__ = [
 _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _AND_RE = re.compile(r"(?:^|\s)and\s")
 _HTTP_URL_RE = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
+# Bounds on stored text (characters, after cleaning). Real abstracts stay under 5,000 (arXiv allows
+# 1,920); anything longer is a broken or hostile feed, and it would be embedded, stored and mailed.
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
 
 
 def make_listing(
@@ -53,10 +59,11 @@ def make_listing(
 ) -> Listing | None:
     """A Listing with every invariant applied, or None when there is no usable title.
 
-    Text is cleaned, the arXiv version is split off the id (an arXiv DOI also yields the id),
-    the DOI is normalised, non-http(s) URLs are dropped and datetimes are made timezone-aware.
+    Text is cleaned and cut to MAX_TITLE / MAX_ABSTRACT characters, the arXiv version is split off
+    the id (an arXiv DOI also yields the id), the DOI is normalised, non-http(s) URLs (javascript:,
+    data:, vbscript:, relative) are dropped and datetimes are made timezone-aware.
     """
-    clean_title = clean_text(title or "")
+    clean_title = _bounded(clean_text(title or ""), MAX_TITLE)
     if not clean_title:
         return None
     clean_doi = normalise_doi(doi) if doi else None
@@ -67,7 +74,7 @@ def make_listing(
             break
     return Listing(
         title=clean_title,
-        abstract=clean_text(abstract or ""),
+        abstract=_bounded(clean_text(abstract or ""), MAX_ABSTRACT),
         authors=_unique(clean_text(name) for name in authors),
         categories=_unique(clean_text(term) for term in categories),
         arxiv_id=parsed[0] if parsed else None,
@@ -214,6 +221,15 @@ def _aware(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _bounded(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters cut at a word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ", limit // 2)
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
