@@ -27,8 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from bot.embed import DEFAULT_MODEL, Encoder, listing_text
 from profiles.baselines import tfidf_features
-from profiles.calibration import PassRate, pass_rates
-from profiles.evaluate import PaperbotMethod, all_methods, evaluate
+from profiles.calibration import PassRate, pair_pass_rates, pass_rates
+from profiles.evaluate import PaperbotMethod, baseline_methods, evaluate, paperbot_methods, reference_methods
 from profiles.metrics import MethodResult, Metric
 from profiles.protocol import Settings, UserCase, make_cases
 
@@ -54,22 +54,30 @@ class CiteULike:
     titles: tuple[str, ...]
     texts: tuple[str, ...]  # "title. abstract", as the service embeds listings
     libraries: tuple[tuple[int, ...], ...]  # per user (line of users.dat): rows with an abstract
+    citations: tuple[tuple[int, int], ...]  # (citing or cited, other) row pairs, both directions
+
+
+def _rows_per_line(path: Path, row_of: dict[int, int]) -> list[tuple[int, ...]]:
+    """users.dat / citations.dat: line n lists item indices after a count; keep those with a row."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [tuple(row_of[i] for i in map(int, line.split()[1:]) if i in row_of) for line in lines]
 
 
 def load_citeulike(directory: Path) -> CiteULike:
-    """Read items_with_abstracts.csv and users.dat (see the dataset's README.md)."""
+    """Read items_with_abstracts.csv, users.dat and citations.dat (see the dataset's README.md)."""
     with (directory / "items_with_abstracts.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     row_of = {int(r["item_index"]): n for n, r in enumerate(rows)}
-    libraries = []
-    for line in (directory / "users.dat").read_text(encoding="utf-8").splitlines():
-        items = (int(i) for i in line.split()[1:])
-        libraries.append(tuple(row_of[i] for i in items if i in row_of))
+    linked = _rows_per_line(directory / "citations.dat", row_of)
+    citations = [
+        (row_of[item], other) for item, others in enumerate(linked) if item in row_of for other in others
+    ]
     return CiteULike(
         item_ids=tuple(row_of),
         titles=tuple(r["title"] for r in rows),
         texts=tuple(listing_text(r["title"], r["abstract"]) for r in rows),
-        libraries=tuple(libraries),
+        libraries=tuple(_rows_per_line(directory / "users.dat", row_of)),
+        citations=tuple(citations),
     )
 
 
@@ -125,17 +133,19 @@ class EvalReport:
     users: int
     seed: int
     settings: Settings
-    methods: tuple[MethodResult, ...]  # paperbot first, then the baselines
+    paperbot: tuple[MethodResult, ...]  # like for like (no minimum score), then as shipped
+    baselines: tuple[MethodResult, ...]
     references: tuple[MethodResult, ...]  # bounds that know the whole library (profiles.references)
-    calibration: tuple[PassRate, ...]  # paperbot's final profiles: related vs unrelated pass rates
+    profile_calibration: tuple[PassRate, ...]  # final profiles: held-out library vs random papers
+    pair_calibration: tuple[PassRate, ...]  # one-paper profiles: cited papers vs random papers
     embed_seconds: float
     total_seconds: float
 
     @property
     def warm_ratio(self) -> float:
-        """paperbot's warm precision@10 over the best baseline's (random excluded)."""
-        best = max(m.precision_warm.mean for m in self.methods[2:])
-        return self.methods[0].precision_warm.mean / best if best else float("inf")
+        """paperbot's warm precision@10 over the best baseline's."""
+        best = max(m.precision_warm.mean for m in self.baselines)
+        return self.paperbot[0].precision_warm.mean / best if best else float("inf")
 
     def to_json(self) -> dict[str, object]:
         return {**dataclasses.asdict(self), "warm_ratio": self.warm_ratio}
@@ -154,9 +164,13 @@ def run_eval(
     negatives: int = 100,
     background: int = 200,
     model: str = DEFAULT_MODEL,
+    calibrate_pairs: bool = True,
     progress: Progress | None = None,
 ) -> EvalReport:
-    """Run paperbot and the baselines on `users` simulated users (docs/evaluation.md)."""
+    """Run paperbot and the baselines on `users` simulated users (docs/evaluation.md).
+
+    `calibrate_pairs` adds the citation-pair calibration, which embeds every paper in the set.
+    """
     started = time.perf_counter()
     data = load_citeulike(dataset)
     settings = Settings(
@@ -165,7 +179,7 @@ def run_eval(
     cases = make_cases(
         data.libraries, len(data.texts), users=users, settings=settings, seed=seed, split=split
     )
-    rows = _needed_rows(cases)
+    rows = sorted(range(len(data.texts))) if calibrate_pairs else _needed_rows(cases)
     embedded = cached_vectors(
         [data.texts[i] for i in rows], encoder=Encoder(model), cache_dir=cache_dir, progress=progress
     )
@@ -175,94 +189,97 @@ def run_eval(
     # The models work on small matrices: one BLAS thread each is several times faster than many
     # threads fighting over two cores.
     with threadpool_limits(limits=1):
-        methods = all_methods(vectors, data.titles, tfidf_features(data.texts), seed=seed)
+        ours = paperbot_methods(vectors, data.titles)
+        theirs = baseline_methods(vectors, tfidf_features(data.texts), seed=seed)
+        everything = [*ours, *theirs, *reference_methods(vectors, cases)]
         runs = evaluate(
-            methods, cases, shown=settings.shown, seed=seed, clock=time.perf_counter, progress=progress
+            everything, cases, shown=settings.shown, seed=seed, clock=time.perf_counter, progress=progress
         )
-        paperbot = methods[0]
-        assert isinstance(paperbot, PaperbotMethod)
-        calibration = pass_rates(paperbot, cases, runs[0].users)
+        shipped = ours[1]
+        assert isinstance(shipped, PaperbotMethod)
+        profile_calibration = pass_rates(shipped, cases, runs[1].users)
+        pairs = pair_pass_rates(vectors, data.citations, seed=seed) if calibrate_pairs else ()
     return EvalReport(
         dataset=str(dataset),
         split=split,
         users=len(cases),
         seed=seed,
         settings=settings,
-        methods=tuple(run.summary for run in runs[: len(methods)]),
-        references=tuple(run.summary for run in runs[len(methods) :]),
-        calibration=calibration,
+        paperbot=tuple(run.summary for run in runs[: len(ours)]),
+        baselines=tuple(run.summary for run in runs[len(ours) : len(ours) + len(theirs)]),
+        references=tuple(run.summary for run in runs[len(ours) + len(theirs) :]),
+        profile_calibration=profile_calibration,
+        pair_calibration=pairs,
         embed_seconds=embed_seconds,
         total_seconds=time.perf_counter() - started,
     )
 
 
 def _cell(metric: Metric) -> str:
-    return f"{metric.mean:.3f} ± {metric.ci95:.3f}"
+    return f"{metric.mean:.3f} ±{metric.ci95:.3f}"
 
 
 def format_table(report: EvalReport) -> Table:
     """One row per method; ± is the half-width of a 95% bootstrap interval over users."""
     s = report.settings
     table = Table(
-        title=f"CiteULike-a, {report.users} {report.split} users, {s.seed_papers} seed papers, "
-        f"{s.days} days of {s.per_day} + theirs, top {s.shown} shown",
-        caption=f"paperbot warm P@10 / best baseline: {report.warm_ratio:.2f}x   "
-        f"(seed {report.seed}; embed {report.embed_seconds:.0f} s, total {report.total_seconds:.0f} s)",
+        title=f"CiteULike-a: {report.users} {report.split} users, {s.seed_papers} seed papers, "
+        f"{s.days} days of their papers + {s.per_day} others, top {s.shown} shown",
+        caption=f"paperbot warm P@10 / best baseline = {report.warm_ratio:.2f}x (seed {report.seed}; "
+        f"embedding {report.embed_seconds:.0f} s, total {report.total_seconds:.0f} s)",
     )
-    for header in ("method", "P@10 day 1", "P@10 all days", "P@10 warm", "nDCG@10", "MRR", "shown/day", "s"):
+    headers = ("method", "P@10 day 1", "P@10 all", "P@10 warm", "nDCG@10", "MRR", "prec. shown", "shown/day")
+    for header in headers:
         table.add_column(header, justify="left" if header == "method" else "right")
-    for m in (*report.methods, *report.references):
-        table.add_row(
-            m.name,
-            _cell(m.precision_day1),
-            _cell(m.precision_all),
-            _cell(m.precision_warm),
-            _cell(m.ndcg10),
-            _cell(m.mrr),
-            f"{m.shown_per_day:.1f}",
-            f"{m.seconds:.0f}",
-        )
+    for group in (report.paperbot, report.baselines, report.references):
+        for m in group:
+            metrics = (
+                m.precision_day1,
+                m.precision_all,
+                m.precision_warm,
+                m.ndcg10,
+                m.mrr,
+                m.precision_shown,
+            )
+            table.add_row(m.name, *map(_cell, metrics), f"{m.shown_per_day:.1f}")
+        table.add_section()
     return table
 
 
 def format_calibration(report: EvalReport) -> Table:
-    """How many related and unrelated papers reach each minimum score (paperbot's final profiles)."""
-    table = Table(title="minimum score calibration (paperbot, profile after the last day)")
-    for header in ("min score", "held-out library papers passing", "random papers passing"):
+    """Share of related and of random papers reaching each minimum score (profiles.calibration)."""
+    table = Table(title="minimum score calibration")
+    headers = ("min score", "cited papers", "random (pairs)", "held-out library", "random (profiles)")
+    for header in headers:
         table.add_column(header, justify="right")
-    for rate in report.calibration:
-        table.add_row(f"{rate.threshold:.1f}", f"{rate.related:.1%}", f"{rate.unrelated:.1%}")
+    pairs = {r.threshold: r for r in report.pair_calibration}
+    for rate in report.profile_calibration:
+        pair = pairs.get(rate.threshold)
+        cited = (f"{pair.related:.1%}", f"{pair.unrelated:.1%}") if pair else ("", "")
+        table.add_row(f"{rate.threshold:.1f}", *cited, f"{rate.related:.1%}", f"{rate.unrelated:.1%}")
     return table
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m bot.evaluation`: run the evaluation and print both tables (or --json)."""
+    """Run the offline evaluation and print the tables (or the report as JSON)."""
     import argparse
     import json
 
     from rich.console import Console
 
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation", description=main.__doc__)
-    parser.add_argument("-d", "--dataset", type=Path, required=True, help="the citeulike-a directory")
-    parser.add_argument("-u", "--users", type=int, default=100, help="simulated users")
-    parser.add_argument(
-        "-k", "--seed-papers", type=int, default=5, help="library papers that seed the profile"
-    )
-    parser.add_argument("-D", "--days", type=int, default=10, help="daily digests per user")
-    parser.add_argument("-p", "--per-day", type=int, default=150, help="random non-library papers per day")
-    parser.add_argument("-s", "--seed", type=int, default=0, help="sampling seed")
-    parser.add_argument("--split", choices=("test", "tune"), default="test", help="user half to sample")
-    parser.add_argument(
-        "--cache-dir", type=Path, default=Path("paperbot-data/eval-cache"), help="vector cache"
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add = parser.add_argument
+    add("-d", "--dataset", type=Path, required=True, help="the citeulike-a directory")
+    add("-u", "--users", type=int, default=100, help="simulated users")
+    add("-k", "--seed-papers", type=int, default=5, help="library papers that seed each profile")
+    add("-D", "--days", type=int, default=10, help="daily digests per user")
+    add("-p", "--per-day", type=int, default=150, help="non-library papers per day")
+    add("-s", "--seed", type=int, default=0, help="sampling seed")
+    add("--split", choices=("test", "tune"), default="test", help="which half of the users to sample")
+    add("--cache-dir", type=Path, default=Path("paperbot-data/eval-cache"), help="vector cache")
+    add("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if done == total:
-            console.print(f"{stage}: {total} done")
-
+    err = Console(stderr=True)
     report = run_eval(
         args.dataset,
         users=args.users,
@@ -272,14 +289,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=args.seed,
         cache_dir=args.cache_dir,
         split=args.split,
-        progress=progress,
+        progress=lambda stage, done, total: err.print(f"{stage}: {total} done") if done == total else None,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return
-    out = Console()
-    out.print(format_table(report))
-    out.print(format_calibration(report))
+    Console().print(format_table(report), format_calibration(report))
 
 
 if __name__ == "__main__":

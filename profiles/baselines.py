@@ -78,7 +78,7 @@ class ArxivSanityLite:
 
     tfidf: sparse.csr_matrix
     c: float = 0.01
-    name: str = "arxiv-sanity-lite (tf-idf SVM)"
+    name: str = "arxiv-sanity-lite"
 
     def order(self, history: History, candidates: np.ndarray, *, limit: int) -> np.ndarray:
         pool = np.unique(np.concatenate([history.seeds, history.seen, candidates]).astype(np.int64))
@@ -94,7 +94,7 @@ class ZoteroArxivDaily:
     1 / (1 + log10(rank + 1)) with the most recently added paper first, normalised to sum 1."""
 
     vectors: np.ndarray
-    name: str = "zotero-arxiv-daily (recency-weighted mean cosine)"
+    name: str = "zotero-arxiv-daily"
 
     def order(self, history: History, candidates: np.ndarray, *, limit: int) -> np.ndarray:
         corpus = liked_items(history)[::-1]  # newest first; seeds were "added" before any vote
@@ -109,7 +109,7 @@ class NearestLiked:
     """The plain FAISS answer: score = cosine to the closest liked paper."""
 
     vectors: np.ndarray
-    name: str = "nearest liked paper (max cosine)"
+    name: str = "nearest liked paper"
 
     def order(self, history: History, candidates: np.ndarray, *, limit: int) -> np.ndarray:
         sims = self.vectors[candidates] @ self.vectors[liked_items(history)].T
@@ -123,7 +123,7 @@ class LogisticVotes:
 
     vectors: np.ndarray
     c: float = 1.0
-    name: str = "logistic regression (votes + random negatives)"
+    name: str = "logistic regression"
 
     def order(self, history: History, candidates: np.ndarray, *, limit: int) -> np.ndarray:
         liked = liked_items(history)

@@ -18,9 +18,19 @@ from profiles.metrics import MethodResult, summarise
 from profiles.model import Profile, Vote, interests_from_papers
 from profiles.protocol import History, Method, UserCase, UserResult, simulate
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, rank
+from profiles.references import PerfectOrder, WholeLibrary
 from profiles.scoring import Params
 
-__all__ = ["PaperbotMethod", "MethodRun", "all_methods", "day_time", "evaluate", "EPOCH"]
+__all__ = [
+    "PaperbotMethod",
+    "MethodRun",
+    "paperbot_methods",
+    "baseline_methods",
+    "reference_methods",
+    "day_time",
+    "evaluate",
+    "EPOCH",
+]
 
 EPOCH = datetime(2024, 1, 1, 7, tzinfo=UTC)  # day 1 of the simulation; day d is EPOCH + d - 1 days
 
@@ -38,7 +48,6 @@ class PaperbotMethod:
     titles: Sequence[str]
     params: Params = DEFAULT_PARAMS
     min_score: float | None = DEFAULT_MIN_SCORE
-    seed: int = 0
     name: str = "paperbot"
 
     def profile(self, history: History) -> Profile:
@@ -67,29 +76,36 @@ class PaperbotMethod:
             limit=limit,
             min_score=min_score,
             background=self.vectors[list(history.background)],
-            seed=self.seed,
             params=self.params,
         )
         return np.array([item.listing_id for item in items], dtype=np.int64)
 
 
-def all_methods(
-    vectors: np.ndarray,
-    titles: Sequence[str],
-    tfidf: sparse.csr_matrix,
-    *,
-    seed: int,
-    params: Params = DEFAULT_PARAMS,
+def paperbot_methods(
+    vectors: np.ndarray, titles: Sequence[str], *, params: Params = DEFAULT_PARAMS
 ) -> list[Method]:
-    """paperbot first, then the baselines in the order of the table."""
+    """paperbot's ranking compared like for like (always `shown` items, as the baselines), then as
+    shipped, where the minimum score holds back weak matches."""
     return [
-        PaperbotMethod(vectors, titles, params=params, seed=seed),
+        PaperbotMethod(vectors, titles, params=params, min_score=None),
+        PaperbotMethod(vectors, titles, params=params, name=f"paperbot, min score {DEFAULT_MIN_SCORE:g}"),
+    ]
+
+
+def baseline_methods(vectors: np.ndarray, tfidf: sparse.csr_matrix, *, seed: int) -> list[Method]:
+    return [
         RandomOrder(seed=seed),
         ArxivSanityLite(tfidf),
         ZoteroArxivDaily(vectors),
         NearestLiked(vectors),
         LogisticVotes(vectors),
     ]
+
+
+def reference_methods(vectors: np.ndarray, cases: Sequence[UserCase]) -> list[Method]:
+    """Bounds for the table (profiles.references): they know each user's whole library."""
+    libraries = {case.user: case.library for case in cases}
+    return [PerfectOrder(libraries), WholeLibrary(vectors, libraries)]
 
 
 @dataclass(frozen=True)

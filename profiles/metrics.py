@@ -26,6 +26,7 @@ class MethodResult:
     precision_warm: Metric  # days in the second half
     ndcg10: Metric  # held-out papers, each among the same random papers, final profile
     mrr: Metric
+    precision_shown: Metric  # library papers among the papers actually shown, all days
     shown_per_day: float  # fewer than `shown` when the minimum score holds items back
     seconds: float
 
@@ -61,6 +62,7 @@ def summarise(
         precision_warm=_metric(hits[:, warm_from:].mean(axis=1), rng),
         ndcg10=_metric(np.array([ndcg_at_10(r).mean() for r in ranks]), rng),
         mrr=_metric(np.array([reciprocal_rank(r).mean() for r in ranks]), rng),
+        precision_shown=_metric(np.array([sum(r.hits) / max(sum(r.shown), 1) for r in results]), rng),
         shown_per_day=float(np.mean([r.shown for r in results])),
         seconds=seconds,
     )

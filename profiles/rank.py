@@ -27,10 +27,10 @@ __all__ = [
     "rank",
 ]
 
-# Scores are in standard deviations above random papers (profiles.scoring). Calibrated on CiteULike
-# "tune" users (docs/evaluation.md, "Minimum score"): about 1 unrelated paper in 12 reaches 1.5 and
-# about 2 related papers in 3 do; stricter values cost more related papers than they save noise.
-DEFAULT_MIN_SCORE = 1.5
+# Scores are in standard deviations above random papers (profiles.scoring). Calibrated on pairs of
+# real papers (docs/evaluation.md, "Minimum score"): the highest value that still lets 80% of
+# papers through for a paper they cite or are cited by; about 1 random paper in 25 reaches it.
+DEFAULT_MIN_SCORE = 2.0
 DEFAULT_PARAMS = Params()
 MAX_QUERIES = 64  # newest liked papers used as FAISS queries (older ones are covered by the model)
 MAX_BACKGROUND = 1000  # more random papers barely sharpen the reference but slow the model down
@@ -118,6 +118,7 @@ def rank(
     scores = score_candidates(
         vectors,
         anchors=anchors.vectors,
+        groups=np.array([-1 if i is None else i for i in anchors.interest_ids]),
         anchor_weights=recency_weights(anchors.at, now),
         negatives=negatives,
         negative_weights=recency_weights(disliked_at, now),
@@ -127,8 +128,11 @@ def rank(
     )
     total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
     ok = np.flatnonzero(total >= min_score) if min_score is not None else np.arange(len(kept))
-    groups = [anchors.interest_ids[scores.best_anchor[i]] for i in ok]
-    picked = ok[select(total[ok], vectors[ok], groups, limit=limit, diversity=params.diversity)]
+    # Only confident matches claim their interest's promised slots: a quiet interest is not owed
+    # a slot for a paper that merely passed the minimum score.
+    interests = [anchors.interest_ids[scores.best_anchor[i]] for i in ok]
+    claims = [g if total[i] >= params.slot_score else None for g, i in zip(interests, ok, strict=True)]
+    picked = ok[select(total[ok], vectors[ok], claims, limit=limit, diversity=params.diversity)]
     return [_item(kept[i], float(total[i]), int(scores.best_anchor[i]), anchors) for i in picked]
 
 

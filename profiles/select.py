@@ -6,51 +6,65 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["guaranteed_slots", "select"]
+from profiles.scoring import closeness
+
+__all__ = ["guaranteed_slots", "select", "DUPLICATE"]
+
+# Cosine at which two listings are the same paper (a preprint and its journal version, a
+# cross-listing that escaped dedup): only the better scored one is shown.
+DUPLICATE = 0.95
 
 
-def guaranteed_slots(groups: Sequence[int | None], limit: int) -> dict[int | None, int]:
-    """Slots each interest is promised: limit / (2 x interests), at least 1 while there is room.
+def guaranteed_slots(claims: Sequence[int | None], scores: np.ndarray, limit: int) -> dict[int, int]:
+    """Slots promised to each interest that has a claim: limit / (2 x claimants), at least 1.
 
     Half the digest is shared out this way; the other half goes to the best items overall, so a
-    busy topic still shows more, but cannot take every slot.
+    busy topic still shows more, but cannot take every slot. When there are more claimants than
+    slots, the interests with the best claims come first.
     """
-    present = sorted({g for g in groups}, key=lambda g: (g is None, g if g is not None else 0))
-    if len(present) <= 1:
+    best: dict[int, float] = {}
+    for claim, score in zip(claims, scores, strict=True):
+        if claim is not None:
+            best[claim] = max(best.get(claim, -np.inf), float(score))
+    if len(best) <= 1:
         return {}
-    share = max(1, limit // (2 * len(present)))
-    promised: dict[int | None, int] = {}
-    for group in present:
+    share = max(1, limit // (2 * len(best)))
+    promised: dict[int, int] = {}
+    for interest in sorted(best, key=lambda i: -best[i]):
         if sum(promised.values()) + share > limit:
             break
-        promised[group] = min(share, sum(1 for g in groups if g == group))
+        promised[interest] = min(share, sum(1 for c in claims if c == interest))
     return promised
 
 
 def select(
-    scores: np.ndarray, vectors: np.ndarray, groups: Sequence[int | None], *, limit: int, diversity: float
+    scores: np.ndarray, vectors: np.ndarray, claims: Sequence[int | None], *, limit: int, diversity: float
 ) -> list[int]:
-    """Greedy MMR: repeatedly take the item maximising score - diversity x (max cosine to the picked
-    ones). When the open slots only just cover the unmet promises, only promised groups may pick."""
-    promised = guaranteed_slots(groups, limit)
-    group_arr = np.array([-1 if g is None else g for g in groups])
+    """Greedy MMR under slot promises; returns positions into `scores`, best first.
+
+    Each step takes the item maximising score - diversity x closeness to the nearest item already
+    picked (`profiles.scoring.closeness`: 0 for merely related papers, 1 for near duplicates).
+    `claims[i]` is the interest item i may fill a promised slot for (None: no claim). Once the
+    open slots only just cover the unmet promises, only items that meet one may be picked.
+    """
+    owed = guaranteed_slots(claims, scores, limit)
+    claim_of = np.array([-1 if c is None else c for c in claims])
     picked: list[int] = []
     closest = np.full(len(scores), -np.inf)
     available = np.ones(len(scores), dtype=bool)
     while available.any() and len(picked) < limit:
-        owed = {g: n for g, n in promised.items() if n > 0 and (group_arr[available] == _key(g)).any()}
+        pending = [i for i, n in owed.items() if n > 0 and (claim_of[available] == i).any()]
         allowed = available.copy()
-        if sum(owed.values()) >= limit - len(picked):
-            allowed &= np.isin(group_arr, [_key(g) for g in owed])
-        value = scores - diversity * np.maximum(closest, 0.0)
-        best = int(np.argmax(np.where(allowed, value, -np.inf)))
+        if sum(owed[i] for i in pending) >= limit - len(picked):
+            allowed &= np.isin(claim_of, pending)
+        value = np.where(allowed, scores - diversity * closeness(closest), -np.inf)
+        best = int(np.argmax(value))
         picked.append(best)
         available[best] = False
-        closest = np.maximum(closest, vectors @ vectors[best])
-        if groups[best] in promised:
-            promised[groups[best]] -= 1
+        similarity = vectors @ vectors[best]
+        available &= similarity < DUPLICATE
+        closest = np.maximum(closest, similarity)
+        claim = claims[best]
+        if claim is not None and claim in owed:
+            owed[claim] -= 1
     return picked
-
-
-def _key(group: int | None) -> int:
-    return -1 if group is None else group
