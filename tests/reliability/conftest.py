@@ -1,5 +1,5 @@
-"""Fixtures for the reliability tests: the Slack ones are the suite's own (imported, not copied), plus a
-bot on a copy of the ingested sample that mails through a real loopback SMTP server."""
+"""Fixtures for the reliability tests: the Slack ones are the suite's own (imported, not copied) on the
+suite's ingested sample, plus a bot on a copy of that sample that mails through a loopback SMTP server."""
 
 from __future__ import annotations
 
@@ -12,12 +12,23 @@ import pytest
 from bot.embed import Encoder
 from bot.service import Paperbot
 from tests.factories import make_bot
-from tests.slack.conftest import bot, fake_slack, prepared_data, slack
+from tests.slack.conftest import bot, fake_slack, slack
 from tests.smtp import SmtpServer
 
 __all__ = ["bot", "fake_slack", "prepared_data", "slack", "smtp", "mail_bot"]
 
 SECRET_KEY = "reliability-signing-key-" + "x" * 32
+SMALL_FEEDS = (  # three small real feeds, for tests that need papers but no ranking
+    "arxiv_rss_new_cs.LG_2026-04-27_trimmed.xml",
+    "arxiv_rss_new_cs.AI_2026-04-27_trimmed.xml",
+    "bmc_bioinformatics_rss2_2025-04-13.xml",
+)
+
+
+@pytest.fixture(scope="session")
+def prepared_data(sample_template: Path) -> Path:
+    """What the Slack fixtures copy for each test: the suite's ingested sample, not a second ingest."""
+    return sample_template
 
 
 @pytest.fixture

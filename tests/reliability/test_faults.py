@@ -26,6 +26,7 @@ from bot.service import Paperbot, sample_feed_path
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot
+from tests.reliability.conftest import SMALL_FEEDS
 from tests.slack.helpers import due_schedule, run_digest_now
 from tests.smtp import SmtpServer
 
@@ -36,9 +37,8 @@ def test_smtp_dropped_mid_data_is_retried_and_delivered_exactly_once(
     mail_bot: Paperbot, smtp: SmtpServer
 ) -> None:
     smtp.drop_first = 1
-    ada = mail_bot.subscribe(
-        email="ada@example.org", interests=["graph neural networks"], schedule=due_schedule()
-    )
+    papers = [paper.title for paper in mail_bot.listings(limit=2)]
+    ada = mail_bot.subscribe(email="ada@example.org", interests=papers, schedule=due_schedule())
     result = run_digest_now(mail_bot, ada.subscriptions[0].id)
     assert result.status == "sent", result
     assert smtp.data_attempts == 2  # the dropped one, then the retry
@@ -51,16 +51,16 @@ def _sqlite_path(bot: Paperbot) -> str:
     return str(bot.engine.url.database)
 
 
-def test_a_vote_waits_for_a_locked_sqlite_database_and_is_stored_once(sample_bot: Paperbot) -> None:
-    ada = sample_bot.subscribe(email="ada@example.org", interests=["protein folding"])
-    listing_id = sample_bot.listings(limit=1)[0].id
-    holder = sqlite3.connect(_sqlite_path(sample_bot), isolation_level=None)
+def test_a_vote_waits_for_a_locked_sqlite_database_and_is_stored_once(mail_bot: Paperbot) -> None:
+    ada = mail_bot.subscribe(email="ada@example.org", interests=["protein folding"])
+    listing_id = mail_bot.listings(limit=1)[0].id
+    holder = sqlite3.connect(_sqlite_path(mail_bot), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     results: list[FeedbackResult | BaseException] = []
 
     def vote() -> None:
         try:
-            results.append(sample_bot.record_feedback(subscriber_id=ada.id, listing_id=listing_id, vote="up"))
+            results.append(mail_bot.record_feedback(subscriber_id=ada.id, listing_id=listing_id, vote="up"))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             results.append(exc)
 
@@ -74,7 +74,7 @@ def test_a_vote_waits_for_a_locked_sqlite_database_and_is_stored_once(sample_bot
     thread.join(timeout=30)
     assert len(results) == 1 and isinstance(results[0], FeedbackResult), results
     assert results[0].changed and time.monotonic() - started >= 1.0
-    with session_scope(sample_bot.engine) as session:
+    with session_scope(mail_bot.engine) as session:
         votes = session.exec(select(models.Feedback).where(models.Feedback.subscriber_id == ada.id)).all()
     assert [(v.listing_id, v.vote) for v in votes] == [(listing_id, "up")]
 
@@ -82,12 +82,13 @@ def test_a_vote_waits_for_a_locked_sqlite_database_and_is_stored_once(sample_bot
 def test_an_unwritable_index_does_not_stop_ingest_and_is_rebuilt_later(
     tmp_path: Path, feeds_dir: Path, encoder: Encoder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    feeds = [str(feeds_dir / name) for name in SMALL_FEEDS]
     data_dir = tmp_path / "data"
     bot = make_bot(data_dir, encoder=encoder)
     bot.settings.index_path.mkdir()  # a directory where the index file should be: every save fails
     with caplog.at_level(logging.WARNING, logger="paperbot"):
-        report = bot.ingest(sources=[str(sample_feed_path())])
-    assert report.totals["new"] == bot.count_listings() > 300 and report.embedded == bot.count_listings()
+        report = bot.ingest(sources=feeds)
+    assert report.totals["new"] == bot.count_listings() > 10 and report.embedded == bot.count_listings()
     assert any("could not save vector index" in r.getMessage() for r in caplog.records)
     bot.close()
     bot.settings.index_path.rmdir()
