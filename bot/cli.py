@@ -493,6 +493,57 @@ def feedback(
     typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="The citeulike-a directory.")],
+    users: Annotated[int, typer.Option("--users", "-u", min=1, help="Simulated users.")] = 100,
+    seed_papers: Annotated[
+        int, typer.Option("--seed-papers", "-k", min=1, help="Library papers seeding each profile.")
+    ] = 5,
+    days: Annotated[int, typer.Option("--days", "-D", min=1, help="Daily digests per user.")] = 10,
+    per_day: Annotated[
+        int, typer.Option("--per-day", "-p", min=10, help="Non-library papers per day.")
+    ] = 150,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Sampling seed.")] = 0,
+    split: Annotated[
+        str, typer.Option("--split", help="Which half of the users: test (report) or tune.")
+    ] = "test",
+    json_out: JsonOpt = False,
+) -> None:
+    """Offline evaluation on real users' libraries: paperbot against the baselines (docs/evaluation.md)."""
+    from rich.console import Console
+
+    from bot.config import load_settings
+    from bot.errors import PaperbotError
+    from bot.evaluation import format_calibration, format_table, run_eval
+
+    if split not in ("test", "tune"):
+        fail(f"--split {split!r} must be test or tune")
+    if not (dataset / "users.dat").is_file():
+        fail(f"{dataset} is not a citeulike-a directory (no users.dat); see ../shared/data/citeulike-a")
+    err = Console(stderr=True)
+    try:
+        settings = load_settings()
+    except PaperbotError as exc:
+        fail(exc.message)
+    report = run_eval(
+        dataset,
+        users=users,
+        seed_papers=seed_papers,
+        days=days,
+        per_day=per_day,
+        seed=seed,
+        split=split,
+        cache_dir=settings.data_dir / "eval-cache",
+        model=settings.model,
+        progress=lambda stage, done, total: err.print(f"{stage}: {total} done") if done == total else None,
+    )
+    if json_out:
+        print_json(report.to_json())
+        return
+    Console().print(format_table(report), format_calibration(report))
+
+
 # ---- running ------------------------------------------------------------------------------------
 
 
@@ -563,6 +614,7 @@ def serve(
             ingest_every=timedelta(minutes=settings.ingest_interval_minutes),
             retention=timedelta(days=settings.retention_days),
             lock_retry=timedelta(seconds=settings.scheduler_lock_retry_seconds),
+            sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
         )
         run(bot, host=host, port=port, schedule=not no_schedule, config=config)
 
