@@ -1,9 +1,8 @@
 """Offline evaluation on CiteULike-a: the I/O around `profiles.evaluate`.
 
-Loads the dataset directory, embeds the abstracts the run needs with `bot.embed.Encoder` (vectors are
-cached in `cache_dir` as .npy, keyed by model and content hash, so only the first run pays for the
-model), runs paperbot and the baselines on the same simulated users and returns an `EvalReport`.
-docs/evaluation.md describes the protocol and the reference numbers.
+Loads the dataset, embeds the abstracts the run needs with `bot.embed.Encoder` (cached in `cache_dir`
+as .npy keyed by model and content hash: only the first run pays for the model), runs paperbot and
+the baselines on the same simulated users and returns an `EvalReport` (docs/evaluation.md).
 
     python -m bot.evaluation --dataset ../shared/data/citeulike-a --users 100
 """
@@ -28,9 +27,9 @@ from threadpoolctl import threadpool_limits
 from bot.embed import DEFAULT_MODEL, Encoder, listing_text
 from profiles.baselines import tfidf_features
 from profiles.calibration import PassRate, pair_pass_rates, pass_rates
-from profiles.evaluate import PaperbotMethod, baseline_methods, evaluate, paperbot_methods, reference_methods
+from profiles.evaluate import baseline_methods, evaluate, paperbot_methods, reference_methods
 from profiles.metrics import MethodResult, Metric
-from profiles.protocol import Settings, UserCase, make_cases
+from profiles.protocol import Method, Settings, UserCase, make_cases
 
 __all__ = [
     "CiteULike",
@@ -179,7 +178,7 @@ def run_eval(
     cases = make_cases(
         data.libraries, len(data.texts), users=users, settings=settings, seed=seed, split=split
     )
-    rows = sorted(range(len(data.texts))) if calibrate_pairs else _needed_rows(cases)
+    rows = list(range(len(data.texts))) if calibrate_pairs else _needed_rows(cases)
     embedded = cached_vectors(
         [data.texts[i] for i in rows], encoder=Encoder(model), cache_dir=cache_dir, progress=progress
     )
@@ -191,13 +190,11 @@ def run_eval(
     with threadpool_limits(limits=1):
         ours = paperbot_methods(vectors, data.titles)
         theirs = baseline_methods(vectors, tfidf_features(data.texts), seed=seed)
-        everything = [*ours, *theirs, *reference_methods(vectors, cases)]
+        everything: list[Method] = [*ours, *theirs, *reference_methods(vectors, cases)]
         runs = evaluate(
             everything, cases, shown=settings.shown, seed=seed, clock=time.perf_counter, progress=progress
         )
-        shipped = ours[1]
-        assert isinstance(shipped, PaperbotMethod)
-        profile_calibration = pass_rates(shipped, cases, runs[1].users)
+        profile_calibration = pass_rates(ours[1], cases, runs[1].users)  # as shipped
         pairs = pair_pass_rates(vectors, data.citations, seed=seed) if calibrate_pairs else ()
     return EvalReport(
         dataset=str(dataset),

@@ -83,7 +83,7 @@ class PaperbotMethod:
 
 def paperbot_methods(
     vectors: np.ndarray, titles: Sequence[str], *, params: Params = DEFAULT_PARAMS
-) -> list[Method]:
+) -> list[PaperbotMethod]:
     """paperbot's ranking compared like for like (always `shown` items, as the baselines), then as
     shipped, where the minimum score holds back weak matches."""
     return [

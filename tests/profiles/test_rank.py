@@ -140,7 +140,9 @@ def test_ranking_is_deterministic() -> None:
     world = World()
     profile = Profile(
         interests=(world.interest(1, topic=0), world.interest(2, topic=1)),
-        votes=tuple(world.vote(world.candidate(t), v, days_ago=d) for t, v, d in [(0, 1, 3), (2, -1, 1), (1, 1, 2)]),
+        votes=tuple(
+            world.vote(world.candidate(t), v, days_ago=d) for t, v, d in [(0, 1, 3), (2, -1, 1), (1, 1, 2)]
+        ),
     )
     batch = [world.candidate(t) for t in range(6) for _ in range(4)]
     background = world.background(1500)  # above the cap: subsampled with the seed

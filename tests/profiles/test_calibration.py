@@ -1,0 +1,26 @@
+"""profiles.calibration: related papers pass the minimum score far more often than random ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from profiles.calibration import pair_pass_rates
+from profiles.model import unit
+from profiles.rank import DEFAULT_MIN_SCORE
+from tests.profiles.synth import DIM, World
+
+
+def test_cited_pairs_pass_and_random_pairs_mostly_do_not() -> None:
+    world = World(topics=8)
+    rng = np.random.default_rng(0)
+    related = np.stack([world.paper(t % 8) for t in range(40)])
+    unrelated = unit(rng.normal(size=(300, DIM)))
+    vectors = np.vstack([related, unrelated])
+    pairs = [(i, j) for i in range(40) for j in range(i + 8, 40, 8)][:30]  # same topic
+    rates = pair_pass_rates(
+        vectors, pairs, unrelated=10, background=100, thresholds=(0.0, DEFAULT_MIN_SCORE, 9.0)
+    )
+    assert [r.threshold for r in rates] == [0.0, DEFAULT_MIN_SCORE, 9.0]
+    at_default = rates[1]
+    assert at_default.related > 0.5 and at_default.unrelated < 0.05
+    assert rates[0].unrelated > at_default.unrelated > rates[2].unrelated
