@@ -3,7 +3,6 @@ suite's ingested sample, plus a bot on a copy of that sample that mails through 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +37,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def mail_bot(sample_template: Path, tmp_path: Path, encoder: Encoder, smtp: SmtpServer) -> Iterator[Paperbot]:
-    """A Paperbot on a private copy of the ingested sample that delivers to `smtp`."""
-    data_dir = tmp_path / "mail-data"
-    shutil.copytree(sample_template, data_dir)
+def mail_bot(sample_bot: Paperbot, encoder: Encoder, smtp: SmtpServer) -> Iterator[Paperbot]:
+    """The suite's `sample_bot` data (a private copy of the ingested sample), delivering to `smtp`."""
+    data_dir = sample_bot.settings.data_dir
     paperbot = make_bot(data_dir, encoder=encoder, secret_key=SECRET_KEY, **smtp.settings())
     yield paperbot
     paperbot.close()
