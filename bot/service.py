@@ -22,7 +22,7 @@ from bot import sources as feeds
 from bot.bibtex import parse_bibtex
 from bot.config import Settings
 from bot.embed import Encoder
-from bot.errors import InvalidInput, NotFound
+from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.feeds import ingest_source, source_row
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
@@ -50,7 +50,7 @@ from bot.subscribers import (
 from bot.vectors import Progress, embed_missing, indexed_ids, listing_vectors, load_all
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
-from storage.index import IndexState, VectorIndex
+from storage.index import IndexState, VectorIndex, rebuild
 
 __all__ = ["Paperbot", "sample_feed_path"]
 
@@ -120,10 +120,22 @@ class Paperbot:
         )
 
     def rebuild_index(self) -> int:
-        """Rebuild the index from the database; returns how many vectors it holds."""
-        self.__dict__.pop("index", None)
-        self.settings.index_path.unlink(missing_ok=True)
-        return len(self.index)
+        """Rebuild the index from the database; returns how many vectors it holds. Unlike the
+        automatic repair on open, a failed write is an error here (the user asked for the file)."""
+        try:
+            index = rebuild(
+                self.settings.index_path,
+                dim=self._dim(),
+                model=self.settings.model,
+                load_all=load_all(self.engine, self.settings.model),
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the index {self.settings.index_path}: {exc.strerror}; "
+                "check PAPERBOT_DATA_DIR permissions and free space"
+            ) from exc
+        self.__dict__["index"] = index
+        return len(index)
 
     def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
         index = self.index  # opened (and validated) before the new vectors land

@@ -97,3 +97,15 @@ def test_help_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_index_rebuild_reports_a_failed_write(data_dir: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "index rebuilt: 0 vectors" in result.output
+    (data_dir / "index.faiss").unlink()
+    (data_dir / "index.faiss").mkdir()  # the rename onto it fails, even as root
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 1
+    assert "Error: cannot write the index" in result.output
