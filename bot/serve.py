@@ -1,6 +1,6 @@
 """`paperbot serve`: the web app (uvicorn) and the scheduler in one process.
 
-    python -m bot.serve [--host 127.0.0.1] [--port 8000] [--no-schedule]
+    paperbot serve [--host 127.0.0.1] [--port 8000] [--no-schedule]    (or python -m bot.serve ...)
 
 Several `serve` processes may share one database: one of them holds the scheduler lock and schedules,
 the others serve the web only and take over when it dies (`bot.leader`). `--no-schedule` never
@@ -13,28 +13,23 @@ digest still running after that stays "claimed", and the next leader resends it 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import socket
-import sys
 import threading
-from collections.abc import Callable, Sequence
-from datetime import timedelta
 from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.config import Settings, load_settings
 from bot.errors import PaperbotError
 from bot.ops import ops_routes
 from bot.scheduler import Scheduler, SchedulerConfig
 from bot.service import Paperbot
 from bot.web import create_app
 
-__all__ = ["serve", "build_app", "main"]
+__all__ = ["serve", "build_app"]
 
 log = logging.getLogger("paperbot.serve")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -133,48 +128,10 @@ def serve(
         os._exit(3)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot.serve", description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    parser.add_argument("--no-schedule", action="store_true", help="serve the web only, never schedule")
-    parser.add_argument(
-        "--lock-retry",
-        type=float,
-        default=15.0,
-        metavar="SECONDS",
-        help="how often a follower tries to take over the scheduler (default 15)",
-    )
-    parser.add_argument(
-        "--sweep-every",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="how often missed and retryable digests are sent (default 300)",
-    )
-    return parser
+if __name__ == "__main__":  # the Dockerfile and systemd unit run `python -m bot.serve`: `paperbot serve`
+    import sys
 
+    from bot.cli import main
 
-def main(argv: Sequence[str] | None = None, *, make_bot: Callable[[Settings], Paperbot] = Paperbot) -> int:
-    args = _parser().parse_args(argv)
-    _ensure_logging()
-    config = SchedulerConfig(
-        lock_retry=timedelta(seconds=args.lock_retry), sweep_every=timedelta(seconds=args.sweep_every)
-    )
-    try:
-        bot = make_bot(load_settings())
-    except PaperbotError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr)
-        return 1
-    try:
-        serve(bot, host=args.host, port=args.port, schedule=not args.no_schedule, config=config)
-    except PaperbotError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        bot.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv[1:1] = ["serve"]
+    main()

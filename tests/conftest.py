@@ -13,7 +13,7 @@ import pytest
 
 from bot.embed import Encoder
 from bot.service import Paperbot, sample_feed_path
-from tests.factories import make_bot
+from tests.factories import CachingEncoder, make_bot
 from tests.pg import postgres_bin, running_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,10 +75,17 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def sample_template(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+def cached_encoder(encoder: Encoder) -> CachingEncoder:
+    """The real model behind a memo for the whole run: worlds that ingest the same real feeds embed
+    each distinct text once (real vectors, computed on first use)."""
+    return CachingEncoder(encoder)
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory: pytest.TempPathFactory, cached_encoder: Encoder) -> Path:
     """A data dir with the bundled sample ingested and embedded (real model), built once per run."""
     data_dir = tmp_path_factory.mktemp("sample") / "data"
-    bot = make_bot(data_dir, encoder=encoder)
+    bot = make_bot(data_dir, encoder=cached_encoder)
     bot.ingest(sources=[str(sample_feed_path())])
     bot.close()
     return data_dir

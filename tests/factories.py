@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from bot.config import Settings
 from bot.embed import Encoder
 from bot.service import Paperbot
 
-__all__ = ["make_bot"]
+__all__ = ["CachingEncoder", "make_bot"]
+
+
+class CachingEncoder(Encoder):
+    """The real model with a memo: each distinct text is embedded once per test session, and every
+    later encode of it returns the same real vector (same model name, so stored vectors match)."""
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner.model_name, batch_size=inner.batch_size)
+        self.inner = inner
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._memo]
+        if missing:
+            self._memo.update(zip(missing, self.inner.encode(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[text] for text in texts])
 
 
 def make_bot(
@@ -23,8 +48,8 @@ def make_bot(
     if database_url:
         values["database_url"] = database_url
     return Paperbot(
-        Settings(**values),
+        Settings(**values),  # type: ignore[arg-type]  # pydantic validates and coerces
         encoder=encoder,
-        sleep=lambda _s: None,  # type: ignore[arg-type]
+        sleep=lambda _s: None,
         fetch_timeout=fetch_timeout,
     )

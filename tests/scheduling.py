@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.embed import Encoder
 from bot.scheduler import Scheduler, SchedulerConfig
 from bot.service import Paperbot, sample_feed_path
 from bot.subscribers import Schedule
@@ -52,22 +53,27 @@ class Clock:
         return self.now
 
 
-def world(data_dir: Path, database_url: str, *, papers_at: datetime, **settings: object) -> Paperbot:
-    """A Paperbot (stand-in ranking, hashed embeddings) holding the bundled sample papers."""
-    bot = make_world(data_dir, database_url, **settings)
+def world(
+    data_dir: Path, database_url: str, *, papers_at: datetime, encoder: Encoder, **settings: object
+) -> Paperbot:
+    """The real Paperbot (real model and ranker) holding the bundled sample papers; pass the session's
+    `cached_encoder` so the sample is embedded once per run."""
+    bot = make_world(data_dir, database_url, encoder=encoder, **settings)
     bot.ingest(sources=[str(sample_feed_path())], now=papers_at)
     return bot
 
 
-def sqlite_world(data_dir: Path, factory: pytest.TempPathFactory, **settings: object) -> Paperbot:
+def sqlite_world(
+    data_dir: Path, factory: pytest.TempPathFactory, *, encoder: Encoder, **settings: object
+) -> Paperbot:
     """`world` on SQLite in `data_dir`, copied from one built once per test session (the ingest of the
-    sample takes a second; the copy a few milliseconds)."""
+    sample runs the model once; the copy takes a few milliseconds)."""
     if "sqlite" not in _TEMPLATE:
         template = factory.mktemp("world") / "data"
-        world(template, f"sqlite:///{template / 'paperbot.db'}", papers_at=PAPERS_AT).close()
+        world(template, f"sqlite:///{template / 'paperbot.db'}", papers_at=PAPERS_AT, encoder=encoder).close()
         _TEMPLATE["sqlite"] = template
     shutil.copytree(_TEMPLATE["sqlite"], data_dir)
-    return make_world(data_dir, f"sqlite:///{data_dir / 'paperbot.db'}", **settings)
+    return make_world(data_dir, f"sqlite:///{data_dir / 'paperbot.db'}", encoder=encoder, **settings)
 
 
 def add_subscription(

@@ -4,6 +4,8 @@ with SmtpServer() as server:                   # listening on 127.0.0.1:<free po
     server.fail_first = 2                      # answer DATA with 451 twice, then accept
     server.reject = "550 5.1.1 No such user"   # or refuse every recipient for good
     server.drop_first = 1                      # or drop the connection mid-DATA once, then accept
+with SmtpServer(hold_after=10) as server:      # accept 10 recipients, hold the 11th RCPT ...
+    server.hold_after = 25                     # ... until raised (math.inf: hold nothing)
 server = SmtpServer(); server.port             # down: the port is chosen but nobody listens
 server.start()                                 # ... and now it is up on that port
 """
@@ -11,6 +13,7 @@ server.start()                                 # ... and now it is up on that po
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -46,6 +49,11 @@ class _Handler:
     ) -> str:
         if self.server.reject:
             return self.server.reject
+        self.server.held += 1
+        while self.server.passed >= self.server.hold_after:
+            await asyncio.sleep(0.01)
+        self.server.held -= 1
+        self.server.passed += 1
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -81,9 +89,11 @@ def _free_port() -> int:
 class SmtpServer:
     """Records accepted messages; can answer 4xx for (or drop the connection during) the first N DATA
     commands, reject recipients,
-    require AUTH, or be down (not started) and come up later on the same port."""
+    require AUTH, or be down (not started) and come up later on the same port. With `hold_after` it
+    lets that many recipients through and holds each further RCPT (the client waits for the reply)
+    until the limit is raised."""
 
-    def __init__(self, *, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, *, login: tuple[str, str] | None = None, hold_after: float = math.inf) -> None:
         self.port = _free_port()
         self.received: list[Received] = []
         self.data_attempts = 0
@@ -92,6 +102,9 @@ class SmtpServer:
         self.temporary_reply = "451 4.3.0 Try again later"
         self.reject: str | None = None
         self.logins: list[str] = []
+        self.hold_after = hold_after  # recipients let through before RCPTs are held
+        self.passed = 0  # recipients let through
+        self.held = 0  # RCPTs waiting for hold_after to rise
         self._login = login
         self._controller: _Controller | None = None
 

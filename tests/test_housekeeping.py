@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
+from bot.embed import Encoder
 from bot.housekeeping import forget_slack_events, prune
 from bot.service import Paperbot
 from storage import models
@@ -22,8 +23,10 @@ NOW = utc(2026, 11, 23, 9, 0)
 
 
 @pytest.fixture
-def bot(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paperbot]:
-    bot = sqlite_world(tmp_path / "data", tmp_path_factory)
+def bot(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cached_encoder: Encoder
+) -> Iterator[Paperbot]:
+    bot = sqlite_world(tmp_path / "data", tmp_path_factory, encoder=cached_encoder)
     yield bot
     bot.close()
 

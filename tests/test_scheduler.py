@@ -19,6 +19,7 @@ import pytest
 from bot.catchup import INTERRUPTED, missed
 from bot.digest import store
 from bot.digest.period import latest_period
+from bot.embed import Encoder
 from bot.leader import FileLock, PostgresLock
 from bot.records import SubscriptionView
 from bot.scheduler import FOLLOWER_MESSAGE, Scheduler
@@ -43,8 +44,10 @@ MONDAY = utc(2026, 11, 23, 0, 0)  # 2026-11-23 is a Monday
 
 
 @pytest.fixture
-def bot(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paperbot]:
-    bot = sqlite_world(tmp_path / "data", tmp_path_factory)
+def bot(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cached_encoder: Encoder
+) -> Iterator[Paperbot]:
+    bot = sqlite_world(tmp_path / "data", tmp_path_factory, encoder=cached_encoder)
     yield bot
     bot.close()
 
@@ -269,9 +272,9 @@ def test_one_leader_per_sqlite_database_and_takeover(bot: Paperbot, caplog: pyte
 
 @pytest.mark.postgres
 def test_one_leader_per_postgres_database_and_takeover_when_its_connection_dies(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, cached_encoder: Encoder
 ) -> None:
-    bot = world(tmp_path / "data", postgres_url, papers_at=PAPERS_AT)
+    bot = world(tmp_path / "data", postgres_url, papers_at=PAPERS_AT, encoder=cached_encoder)
     add_subscription(bot, "p@example.org")
     clock = Clock(MONDAY)
     first, second = scheduler_for(bot, clock), scheduler_for(bot, clock)

@@ -1,13 +1,15 @@
-"""Real `serve` processes over real SMTP on loopback: kill -9 mid-run and restart; two processes on one
-PostgreSQL database. Digests are counted from what the SMTP server received.
+"""Real `paperbot serve` processes (the installed console script, configured by environment
+variables) over real SMTP on loopback: kill -9 mid-run and restart; two processes on one PostgreSQL
+database. Digests are counted from what the SMTP server received.
 
-The SMTP server lets a set number of recipients through and holds the next one, so "killed while
-sending digest N" is exact rather than a matter of timing.
+The worlds are embedded with the real model at subscribe and ingest time, so the served processes
+rank with stored vectors and never import torch (checked). The SMTP server lets a set number of
+recipients through and holds the next one (`hold_after`), so "killed while sending digest N" is
+exact rather than a matter of timing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import re
@@ -19,12 +21,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import col, select
 
+from bot.embed import Encoder
 from bot.scheduler import FOLLOWER_MESSAGE
 from bot.service import Paperbot
 from storage import models
@@ -32,50 +34,16 @@ from storage.db import make_engine, session_scope
 from tests.scheduling import PAPERS_AT, add_subscription, backdate, sqlite_world, world
 from tests.smtp import SmtpServer
 
-REPO = Path(__file__).resolve().parents[1]
 SECRET = "test-signing-key-" + "x" * 32  # what tests.digest.world uses
+PAPERBOT = str(Path(sys.executable).with_name("paperbot"))  # the console script beside this Python
 
 
-class _Gate:
-    def __init__(self, server: GatedSmtpServer, inner: Any) -> None:
-        self.server, self.inner = server, inner
-
-    async def handle_RCPT(self, *args: Any) -> str:
-        self.server.held += 1
-        while self.server.passed >= self.server.allowance:
-            await asyncio.sleep(0.01)
-        self.server.held -= 1
-        self.server.passed += 1
-        reply: str = await self.inner.handle_RCPT(*args)
-        return reply
-
-    async def handle_DATA(self, *args: Any) -> str:
-        reply: str = await self.inner.handle_DATA(*args)
-        return reply
-
-
-class GatedSmtpServer(SmtpServer):
-    """Accepts `allowance` recipients, then holds each further RCPT until the allowance is raised."""
-
-    def __init__(self, allowance: float) -> None:
-        super().__init__()
-        self.allowance, self.passed, self.held = allowance, 0, 0
-
-    def start(self) -> GatedSmtpServer:
-        super().start()
-        assert self._controller is not None
-        self._controller.handler = _Gate(self, self._controller.handler)  # read per new connection
-        return self
-
-    def __enter__(self) -> GatedSmtpServer:
-        return self.start()
-
-    def message_ids(self) -> dict[str, list[str]]:
-        by_recipient: dict[str, list[str]] = defaultdict(list)
-        for received in self.received:
-            for rcpt in received.rcpt_tos:
-                by_recipient[rcpt].append(str(received.message["Message-ID"]))
-        return by_recipient
+def message_ids(smtp: SmtpServer) -> dict[str, list[str]]:
+    by_recipient: dict[str, list[str]] = defaultdict(list)
+    for received in smtp.received:
+        for rcpt in received.rcpt_tos:
+            by_recipient[rcpt].append(str(received.message["Message-ID"]))
+    return by_recipient
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float, *logs: Served) -> None:
@@ -88,20 +56,25 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float, *logs: Serv
 
 
 class Served:
-    """A `python -m tests.serve_entry` process; its output goes to a file."""
+    """A `paperbot serve --port 0` process; its output goes to a file."""
 
     def __init__(self, name: str, cwd: Path, env: dict[str, str]) -> None:
         self.name, self.log = name, cwd / f"{name}.log"
-        args = ["--port", "0", "--lock-retry", "0.5", "--sweep-every", "3600"]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.serve_entry", *args],
+                [PAPERBOT, "serve", "--port", "0"],
                 cwd=cwd,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         wait_until(lambda: self.port is not None, f"{name} to listen", 20, self)
+
+    def assert_no_torch(self) -> None:
+        """The served process ranks with stored vectors: torch was never loaded into it."""
+        maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+        modules = [line.split()[-1] for line in maps.splitlines() if "torch" in line]
+        assert modules == [], modules[:3]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -136,10 +109,10 @@ def processes() -> Iterator[list[Served]]:
 def serve_env(data_dir: Path, smtp: SmtpServer, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_") and k != "DATABASE_URL"}
     env |= {
-        "PYTHONPATH": str(REPO),
         "PAPERBOT_DATA_DIR": str(data_dir),
-        "PAPERBOT_MODEL": "test-hash",
         "PAPERBOT_SECRET_KEY": SECRET,
+        "PAPERBOT_SCHEDULER_LOCK_RETRY_SECONDS": "0.5",  # a standby takes over quickly
+        "PAPERBOT_SCHEDULER_SWEEP_SECONDS": "3600",  # only the startup sweep runs during a test
         "PAPERBOT_SMTP_HOST": "127.0.0.1",
         "PAPERBOT_SMTP_PORT": str(smtp.port),
         "PAPERBOT_SMTP_STARTTLS": "false",
@@ -170,27 +143,28 @@ def stored_digests(database_url: str) -> list[tuple[str, str, int]]:
 
 
 def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, processes: list[Served]
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, processes: list[Served], cached_encoder: Encoder
 ) -> None:
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'paperbot.db'}"
-    bot = sqlite_world(data, tmp_path_factory)
+    bot = sqlite_world(data, tmp_path_factory, encoder=cached_encoder)
     period = subscribe_readers(bot, 40)
     bot.close()
 
     def outcomes() -> list[str]:
         return [status for _, status, _ in stored_digests(url)]
 
-    with GatedSmtpServer(allowance=10) as smtp:
+    with SmtpServer(hold_after=10) as smtp:
         first = Served("first", tmp_path, serve_env(data, smtp))
         processes.append(first)
         wait_until(lambda: len(smtp.received) == 10 and smtp.held == 1, "10 sent, the 11th held", 20, first)
+        first.assert_no_torch()  # it ranked ten digests from stored vectors
         first.proc.kill()  # SIGKILL: no cleanup at all, digest 11 stays claimed
         assert first.proc.wait(timeout=10) == -signal.SIGKILL
         assert outcomes().count("claimed") == 1
 
         # The restart resends the interrupted digest and goes on; SIGTERM while digest 26 is held.
-        smtp.allowance = 25
+        smtp.hold_after = 25
         second = Served("second", tmp_path, serve_env(data, smtp))
         processes.append(second)
         wait_until(lambda: len(smtp.received) == 25 and smtp.held == 1, "25 sent, the 26th held", 20, second)
@@ -198,15 +172,16 @@ def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
         wait_until(lambda: "Finished server process" in second.output(), "the web server to stop", 10, second)
         time.sleep(0.3)
         assert second.proc.poll() is None  # still draining: the digest in flight is not abandoned
-        smtp.allowance = math.inf
+        smtp.hold_after = math.inf
         assert second.proc.wait(timeout=20) == 0
         assert outcomes() == ["sent"] * 26  # it finished the one in flight and started no other
 
         third = Served("third", tmp_path, serve_env(data, smtp))
         processes.append(third)
         wait_until(lambda: outcomes() == ["sent"] * 40, "all 40 digests", 30, third)
+        third.assert_no_torch()
         assert third.stop() == 0
-    ids = smtp.message_ids()
+    ids = message_ids(smtp)
     assert sorted(ids) == [f"reader{n:02d}@example.org" for n in range(40)]
     assert all(len(set(found)) == 1 for found in ids.values()), ids  # one digest per subscriber
     assert len(smtp.received) == 40  # the held 11th never reached DATA, so nothing was sent twice
@@ -223,12 +198,12 @@ def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
 
 @pytest.mark.postgres
 def test_two_serves_on_one_postgres_database_one_schedules_and_the_other_takes_over(
-    tmp_path: Path, postgres_url: str, processes: list[Served]
+    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
 ) -> None:
-    bot = world(tmp_path / "seed", postgres_url, papers_at=PAPERS_AT)
+    bot = world(tmp_path / "seed", postgres_url, papers_at=PAPERS_AT, encoder=cached_encoder)
     subscribe_readers(bot, 12)
     bot.close()
-    with GatedSmtpServer(allowance=3) as smtp:
+    with SmtpServer(hold_after=3) as smtp:
         leader = Served("leader", tmp_path, serve_env(tmp_path / "a", smtp, postgres_url))
         processes.append(leader)
         wait_until(lambda: smtp.held == 1, "the leader to send 3 digests and hold the 4th", 20, leader)
@@ -242,14 +217,15 @@ def test_two_serves_on_one_postgres_database_one_schedules_and_the_other_takes_o
         leader.proc.kill()
         leader.proc.wait(timeout=10)
         wait_until(lambda: follower.state() == "leader", "the follower to take over", 10, follower)
-        smtp.allowance = math.inf
+        smtp.hold_after = math.inf
         wait_until(
             lambda: len(smtp.received) >= 12 and all(s == "sent" for _, s, _ in stored_digests(postgres_url)),
             "all 12 digests",
             20,
             follower,
         )
+        follower.assert_no_torch()
         assert follower.stop() == 0
-    ids = smtp.message_ids()
+    ids = message_ids(smtp)
     assert len(ids) == 12 and all(len(found) == 1 for found in ids.values()), ids
     assert len(smtp.received) == 12

@@ -25,10 +25,11 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def prepared_data(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
-    """One ingest of the bundled sample (321 real papers, embedded); each test works on a copy."""
+def prepared_data(tmp_path_factory: pytest.TempPathFactory, cached_encoder: Encoder) -> Path:
+    """One ingest of the bundled sample (321 real papers, embedded once per run); each test works on
+    a copy."""
     data = tmp_path_factory.mktemp("slack-prepared") / "data"
-    bot = make_bot(data, encoder=encoder)
+    bot = make_bot(data, encoder=cached_encoder)
     bot.ingest(sources=[str(sample_feed_path())])
     bot.close()
     return data

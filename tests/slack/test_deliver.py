@@ -11,9 +11,12 @@ import pytest
 from bot.config import Settings
 from bot.deliver import Batch
 from bot.deliver.slack import Pacer, SlackPoster, deliver_digest, make_client
+from bot.digest import store
+from bot.digest.period import latest_period
 from bot.errors import ConfigError, DeliveryError, TemporaryDeliveryError
 from bot.records import SubscriptionView
 from bot.service import Paperbot
+from bot.subscribers import Schedule
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_blocks import digest, listing
 
@@ -138,13 +141,24 @@ def test_a_missing_token_is_a_config_error(tmp_path: Path) -> None:
 def test_deliver_digest_remembers_one_paper_messages_for_reactions(
     bot: Paperbot, fake_slack: FakeSlack
 ) -> None:
-    view = digest([listing(1), listing(2)], target="C0LAB")
-    with Batch(bot, datetime.now(UTC), lambda _s: None) as batch:
-        ts = deliver_digest(view, SUBSCRIPTION, batch)
+    # A real stored digest of two real papers for a channel subscription (SlackMessage rows refer to it).
+    now = datetime.now(UTC)
+    profile = bot.subscribe(
+        slack_channel_id="C0LAB", interests=["graph neural networks"], schedule=Schedule(digest_size=2)
+    )
+    sub = profile.subscriptions[0]
+    period = latest_period(sub, now=now)
+    picks = bot.recommend(subscriber_id=profile.id, limit=2, now=now)
+    claim = store.claim(bot.engine, sub.id, period, picks, now=now)
+    assert claim is not None
+    view = store.digest_view(bot.engine, claim.digest_id, period=period, subscription=sub)
+    assert (sub.target, len(view.entries)) == ("C0LAB", 2)
+    with Batch(bot, now, lambda _s: None) as batch:
+        ts = deliver_digest(view, sub, batch)
     parent, first, second = fake_slack.calls("chat.postMessage")
     assert ts == parent.answer["ts"]
     assert (
         bot.slack_message_item(channel_id="C0LAB", ts=parent.answer["ts"]) is None
     )  # several papers: ambiguous
-    assert bot.slack_message_item(channel_id="C0LAB", ts=first.answer["ts"]) == 100
-    assert bot.slack_message_item(channel_id="C0LAB", ts=second.answer["ts"]) == 101
+    assert bot.slack_message_item(channel_id="C0LAB", ts=first.answer["ts"]) == view.entries[0].item_id
+    assert bot.slack_message_item(channel_id="C0LAB", ts=second.answer["ts"]) == view.entries[1].item_id
