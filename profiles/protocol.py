@@ -1,6 +1,8 @@
 """The offline protocol: simulated subscribers replaying their real paper libraries as daily digests.
 
-For each sampled user (a CiteULike library with at least `min_library` papers that have abstracts):
+Eligible users (a CiteULike library with at least `min_library` papers that have abstracts) are
+split once, by a fixed shuffle, into a "tune" half for choosing hyper-parameters and a "test" half
+for reporting. For each user sampled from one half:
 
 1. `seed_papers` random library papers become the profile's seeds (as a BibTeX import would).
 2. A `heldout_fraction` of the rest (at least 2) is set aside for the final ranking test and never

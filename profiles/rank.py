@@ -105,6 +105,9 @@ def rank(
     `background`: random listing vectors (a few hundred) used as negatives and as the reference that
     scores are measured against; without it the candidates themselves are the reference, which is
     only sound when they are a broad sample of the day rather than pre-filtered near matches.
+    Scores are background standard deviations; below `min_score` nothing is shown, so a weak day
+    gives a short digest or none. `seed` only picks the background subsample above 1,000 vectors.
+    Raises ValueError when the profile has neither an interest nor a 👍 / 🔖.
     """
     _require_content(profile)
     patterns = _mute_patterns(profile.muted_keywords)
@@ -128,8 +131,8 @@ def rank(
     )
     total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
     ok = np.flatnonzero(total >= min_score) if min_score is not None else np.arange(len(kept))
-    # Only confident matches claim their interest's promised slots: a quiet interest is not owed
-    # a slot for a paper that merely passed the minimum score.
+    # Only confident matches (>= slot_score) claim their interest's promised slots: with a lower
+    # or no minimum score, a quiet interest is not owed a slot for a barely related paper.
     interests = [anchors.interest_ids[scores.best_anchor[i]] for i in ok]
     claims = [g if total[i] >= params.slot_score else None for g, i in zip(interests, ok, strict=True)]
     picked = ok[select(total[ok], vectors[ok], claims, limit=limit, diversity=params.diversity)]
@@ -146,5 +149,8 @@ def _sample(background: np.ndarray, seed: int) -> np.ndarray:
 def _item(candidate: Candidate, score: float, anchor: int, anchors: Anchors) -> RankedItem:
     liked = anchors.liked_ids[anchor]
     label = anchors.labels[anchor]
-    reason = f'because you liked "{label}"' if liked is not None else f'matches "{label}"'
+    if liked is not None:
+        reason = f'because you liked "{label}"' if label else "similar to a paper you liked"
+    else:
+        reason = f'matches "{label}"' if label else "matches your interests"
     return RankedItem(candidate.listing_id, score, reason, anchors.interest_ids[anchor], liked)

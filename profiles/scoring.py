@@ -12,7 +12,7 @@ The score blends two views, both measured against the same random background pap
   👎 papers and the background. It gets weight n / (n + prior_votes) after n votes, so similarity
   carries a new profile and the learned model takes over as votes accumulate.
 
-Papers close to a 👎 are pushed down on top of that (`repel`, growing from cosine 0.6 to a full
+Papers close to a 👎 are pushed down on top of that (`repel`, growing from cosine 0.5 to a full
 point at 1.0), so a 👎 demotes its close neighbours from the next digest on, while the learned
 model still has little weight.
 
@@ -45,9 +45,9 @@ class Params:
     prior_votes: float = 100.0  # votes at which the learned model gets half the weight
     c: float = 1.0  # inverse L2 strength of the logistic regression
     repel: float = 1.0  # demotion (background std) of a paper identical to a 👎 one
-    repel_from: float = 0.6  # cosine to a 👎 paper where the demotion starts...
+    repel_from: float = 0.5  # cosine to a 👎 paper where the demotion starts...
     repel_full: float = 1.0  # ...and where it is complete
-    diversity: float = 1.0  # MMR: score a near duplicate (cosine >= CLOSE) of a picked item gives up
+    diversity: float = 0.5  # MMR: score a near duplicate (cosine >= CLOSE) of a picked item gives up
     slot_score: float = 2.0  # score a paper needs to claim one of its interest's promised slots
     author_boost: float = 1.0  # added to the score of a paper by a followed author
 
