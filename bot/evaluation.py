@@ -4,7 +4,7 @@ Loads the dataset, embeds the abstracts the run needs with `bot.embed.Encoder` (
 as .npy keyed by model and content hash: only the first run pays for the model), runs paperbot and
 the baselines on the same simulated users and returns an `EvalReport` (docs/evaluation.md).
 
-    python -m bot.evaluation --dataset ../shared/data/citeulike-a --users 100
+    paperbot eval --dataset ../shared/data/citeulike-a --users 100
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "run_eval",
     "format_table",
     "format_calibration",
-    "main",
 ]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -255,44 +254,3 @@ def format_calibration(report: EvalReport) -> Table:
         cited = (f"{pair.related:.1%}", f"{pair.unrelated:.1%}") if pair else ("", "")
         table.add_row(f"{rate.threshold:.1f}", *cited, f"{rate.related:.1%}", f"{rate.unrelated:.1%}")
     return table
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the offline evaluation and print the tables (or the report as JSON)."""
-    import argparse
-    import json
-
-    from rich.console import Console
-
-    parser = argparse.ArgumentParser(prog="python -m bot.evaluation", description=main.__doc__)
-    add = parser.add_argument
-    add("-d", "--dataset", type=Path, required=True, help="the citeulike-a directory")
-    add("-u", "--users", type=int, default=100, help="simulated users")
-    add("-k", "--seed-papers", type=int, default=5, help="library papers that seed each profile")
-    add("-D", "--days", type=int, default=10, help="daily digests per user")
-    add("-p", "--per-day", type=int, default=150, help="non-library papers per day")
-    add("-s", "--seed", type=int, default=0, help="sampling seed")
-    add("--split", choices=("test", "tune"), default="test", help="which half of the users to sample")
-    add("--cache-dir", type=Path, default=Path("paperbot-data/eval-cache"), help="vector cache")
-    add("--json", action="store_true", help="print the report as JSON")
-    args = parser.parse_args(argv)
-    err = Console(stderr=True)
-    report = run_eval(
-        args.dataset,
-        users=args.users,
-        seed_papers=args.seed_papers,
-        days=args.days,
-        per_day=args.per_day,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        split=args.split,
-        progress=lambda stage, done, total: err.print(f"{stage}: {total} done") if done == total else None,
-    )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-        return
-    Console().print(format_table(report), format_calibration(report))
-
-
-if __name__ == "__main__":
-    main()
