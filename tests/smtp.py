@@ -51,6 +51,10 @@ class _Handler:
             return self.server.reject
         self.server.held += 1
         while self.server.passed >= self.server.hold_after:
+            if smtp.transport is None or smtp.transport.is_closing():
+                # The client died while held (kill -9): its RCPT must not count as let through.
+                self.server.held -= 1
+                return "421 4.4.2 Connection gone"
             await asyncio.sleep(0.01)
         self.server.held -= 1
         self.server.passed += 1
