@@ -15,6 +15,7 @@ from bot.embed import Encoder
 from bot.service import Paperbot, sample_feed_path
 from tests.factories import CachingEncoder, make_bot
 from tests.pg import postgres_bin, running_postgres
+from tests.smtp import SmtpServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -66,6 +67,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'paperbot.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording what it receives."""
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -31,12 +31,6 @@ def no_sleep(_seconds: float) -> None:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def bot(
     tmp_path: Path, database_url: str, smtp: SmtpServer, feeds_dir: Path, cached_encoder: Encoder
 ) -> Iterator[Paperbot]:

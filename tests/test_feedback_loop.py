@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -25,12 +24,6 @@ from storage.db import session_scope
 from tests.digest.world import CLICKED, MONDAY, client_for, links_by_label, state
 from tests.factories import make_bot
 from tests.smtp import SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.mark.slow

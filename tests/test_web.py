@@ -47,12 +47,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def bot(
     tmp_path: Path, database_url: str, smtp: SmtpServer, feeds_dir: Path, cached_encoder: Encoder
 ) -> Iterator[Paperbot]:

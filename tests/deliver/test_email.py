@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -12,12 +11,6 @@ from bot.config import Settings, load_settings
 from bot.deliver.email import SmtpSender
 from bot.errors import DeliveryError, TemporaryDeliveryError
 from tests.smtp import SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 def settings_for(server: SmtpServer, tmp_path: Path, **extra: object) -> Settings:

@@ -14,7 +14,7 @@ from tests.factories import make_bot
 from tests.slack.conftest import bot, fake_slack, slack
 from tests.smtp import SmtpServer
 
-__all__ = ["bot", "fake_slack", "prepared_data", "slack", "smtp", "mail_bot"]
+__all__ = ["bot", "fake_slack", "prepared_data", "slack", "mail_bot"]
 
 SECRET_KEY = "reliability-signing-key-" + "x" * 32
 SMALL_FEEDS = (  # three small real feeds, for tests that need papers but no ranking
@@ -28,12 +28,6 @@ SMALL_FEEDS = (  # three small real feeds, for tests that need papers but no ran
 def prepared_data(sample_template: Path) -> Path:
     """What the Slack fixtures copy for each test: the suite's ingested sample, not a second ingest."""
     return sample_template
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture
