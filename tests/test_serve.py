@@ -167,14 +167,18 @@ def test_kill_9_while_sending_then_restart_sends_every_digest_exactly_once(
         smtp.hold_after = 25
         second = Served("second", tmp_path, serve_env(data, smtp))
         processes.append(second)
-        wait_until(lambda: len(smtp.received) == 25 and smtp.held == 1, "25 sent, the 26th held", 20, second)
+        # Let through 25 RCPTs in all, then hold: the second process is mid-send. (Counted on RCPTs, as
+        # a RCPT held by the killed first process may or may not be let through when its socket dies.)
+        wait_until(lambda: smtp.passed >= 25 and smtp.held >= 1, "25 let through, the next held", 20, second)
         second.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: "Finished server process" in second.output(), "the web server to stop", 10, second)
         time.sleep(0.3)
         assert second.proc.poll() is None  # still draining: the digest in flight is not abandoned
         smtp.hold_after = math.inf
         assert second.proc.wait(timeout=20) == 0
-        assert outcomes() == ["sent"] * 26  # it finished the one in flight and started no other
+        sent = outcomes().count("sent")
+        assert outcomes() == ["sent"] * sent  # it finished the one in flight, left nothing claimed
+        assert sent == len(smtp.received) and 25 <= sent <= 26  # and started no other
 
         third = Served("third", tmp_path, serve_env(data, smtp))
         processes.append(third)
