@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.embed import DEFAULT_MODEL, Encoder, listing_text
 from profiles.baselines import tfidf_features
-from profiles.calibration import PassRate, pair_pass_rates, pass_rates
+from profiles.calibration import FloorCalibration, PassRate, calibrate_floor, pair_pass_rates, pass_rates
 from profiles.evaluate import baseline_methods, evaluate, paperbot_methods, reference_methods
 from profiles.metrics import MethodResult, Metric
 from profiles.protocol import Method, Settings, UserCase, make_cases
@@ -136,6 +136,7 @@ class EvalReport:
     references: tuple[MethodResult, ...]  # bounds that know the whole library (profiles.references)
     profile_calibration: tuple[PassRate, ...]  # final profiles: held-out library vs random papers
     pair_calibration: tuple[PassRate, ...]  # one-paper profiles: cited papers vs random papers
+    floor_calibration: FloorCalibration | None  # the similarity floor from citation pairs
     embed_seconds: float
     total_seconds: float
 
@@ -195,6 +196,7 @@ def run_eval(
         )
         profile_calibration = pass_rates(ours[1], cases, runs[1].users)  # as shipped
         pairs = pair_pass_rates(vectors, data.citations, seed=seed) if calibrate_pairs else ()
+        floor = calibrate_floor(vectors, data.citations, seed=seed) if calibrate_pairs else None
     return EvalReport(
         dataset=str(dataset),
         split=split,
@@ -206,6 +208,7 @@ def run_eval(
         references=tuple(run.summary for run in runs[len(ours) + len(theirs) :]),
         profile_calibration=profile_calibration,
         pair_calibration=pairs,
+        floor_calibration=floor,
         embed_seconds=embed_seconds,
         total_seconds=time.perf_counter() - started,
     )
@@ -243,14 +246,35 @@ def format_table(report: EvalReport) -> Table:
 
 
 def format_calibration(report: EvalReport) -> Table:
-    """Share of related and of random papers reaching each minimum score (profiles.calibration)."""
-    table = Table(title="minimum score calibration")
+    """Share of related and of random papers reaching each minimum score (profiles.calibration),
+    without / with the similarity floor."""
+    floor = report.floor_calibration
+    table = Table(
+        title="minimum score calibration (share passing: score only / score and similarity floor)",
+        caption=f"similarity floor {floor.floor:.2f}: keeps {floor.related_kept:.1%} of {floor.pairs} cited "
+        f"pairs, blocks {floor.random_blocked:.1%} of random pairs"
+        if floor
+        else None,
+    )
     headers = ("min score", "cited papers", "random (pairs)", "held-out library", "random (profiles)")
     for header in headers:
         table.add_column(header, justify="right")
     pairs = {r.threshold: r for r in report.pair_calibration}
+
+    def cell(without: float, floored: float) -> str:
+        return f"{without:.1%} / {floored:.1%}"
+
     for rate in report.profile_calibration:
         pair = pairs.get(rate.threshold)
-        cited = (f"{pair.related:.1%}", f"{pair.unrelated:.1%}") if pair else ("", "")
-        table.add_row(f"{rate.threshold:.1f}", *cited, f"{rate.related:.1%}", f"{rate.unrelated:.1%}")
+        cited = (
+            (cell(pair.related, pair.related_floored), cell(pair.unrelated, pair.unrelated_floored))
+            if pair
+            else ("", "")
+        )
+        table.add_row(
+            f"{rate.threshold:.1f}",
+            *cited,
+            cell(rate.related, rate.related_floored),
+            cell(rate.unrelated, rate.unrelated_floored),
+        )
     return table

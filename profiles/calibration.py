@@ -8,7 +8,8 @@ Two views, both scored by `profiles.rank.rank` itself:
   papers (related, never shown) and random papers outside the library (unrelated).
 
 A good minimum score lets most related papers through and few unrelated ones; docs/evaluation.md
-explains the choice of `DEFAULT_MIN_SCORE`.
+explains the choice of `DEFAULT_MIN_SCORE`. Each rate is also given with the absolute similarity
+floor (`DEFAULT_MIN_SIMILARITY`, chosen by `calibrate_floor`) applied on top, as `rank` does.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from profiles.anchors import positive_anchors
 from profiles.evaluate import EPOCH, PaperbotMethod, day_time
 from profiles.model import Profile, interest_from_seeds
 from profiles.protocol import UserCase, UserResult, final_history
-from profiles.rank import Candidate, rank
+from profiles.rank import DEFAULT_MIN_SIMILARITY, Candidate, rank
 
-__all__ = ["PassRate", "THRESHOLDS", "pass_rates", "pair_pass_rates"]
+__all__ = ["FloorCalibration", "PassRate", "THRESHOLDS", "calibrate_floor", "pass_rates", "pair_pass_rates"]
 
 THRESHOLDS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 
@@ -33,9 +35,44 @@ class PassRate:
     threshold: float
     related: float  # share of held-out library papers scoring at least `threshold`
     unrelated: float  # share of random non-library papers doing so
+    related_floored: float  # share of related papers reaching `threshold` and the similarity floor
+    unrelated_floored: float  # share of random papers doing so
 
 
-def _scores(method: PaperbotMethod, case: UserCase, result: UserResult, items: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class FloorCalibration:
+    floor: float
+    related_kept: float  # share of related pairs whose cosine is at least `floor`
+    random_blocked: float  # share of random pairs whose cosine is below it
+    pairs: int  # related pairs measured
+
+
+def calibrate_floor(
+    vectors: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    *,
+    keep: float = 0.95,
+    random_pairs: int = 100_000,
+    seed: int = 0,
+) -> FloorCalibration:
+    """The highest similarity floor, to 0.01, that keeps `keep` of the related pairs (a, b): the
+    raw cosine between a paper and one it cites or is cited by. Random pairs show what it blocks."""
+    distinct = np.array(sorted({(a, b) for a, b in pairs if a != b}), dtype=np.int64).reshape(-1, 2)
+    related = np.einsum("ij,ij->i", vectors[distinct[:, 0]], vectors[distinct[:, 1]])
+    floor = round(float(np.floor(np.quantile(related, 1.0 - keep) * 100.0)) / 100.0, 2)
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(vectors), size=(2, random_pairs))
+    a, b = a[a != b], b[a != b]
+    unrelated = np.einsum("ij,ij->i", vectors[a], vectors[b])
+    return FloorCalibration(
+        floor, float((related >= floor).mean()), float((unrelated < floor).mean()), len(related)
+    )
+
+
+def _scores(
+    method: PaperbotMethod, case: UserCase, result: UserResult, items: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """rank's score of each item for the final profile, and its cosine to the closest positive anchor."""
     history = final_history(case, result.votes, items)
     batch = [Candidate(int(i), method.vectors[i], method.titles[i]) for i in items]
     ranked = rank(
@@ -48,7 +85,8 @@ def _scores(method: PaperbotMethod, case: UserCase, result: UserResult, items: n
         params=method.params,
     )
     by_id = {item.listing_id: item.score for item in ranked}
-    return np.array([by_id[int(i)] for i in items])
+    nearest = (method.vectors[items] @ positive_anchors(method.profile(history)).vectors.T).max(axis=1)
+    return np.array([by_id[int(i)] for i in items]), nearest
 
 
 def pass_rates(
@@ -56,20 +94,45 @@ def pass_rates(
     cases: Sequence[UserCase],
     results: Sequence[UserResult],
     thresholds: Sequence[float] = THRESHOLDS,
+    floor: float = DEFAULT_MIN_SIMILARITY,
 ) -> tuple[PassRate, ...]:
     """Pass rates pooled over users; `results` are `method`'s own runs on `cases`."""
-    related, unrelated = [], []
+    related, unrelated, related_cos, unrelated_cos = [], [], [], []
     for case, result in zip(cases, results, strict=True):
         items = np.asarray((*case.heldout, *case.negatives))
-        scores = _scores(method, case, result, items)
-        related.append(scores[: len(case.heldout)])
-        unrelated.append(scores[len(case.heldout) :])
-    return _rates(np.concatenate(related), np.concatenate(unrelated), thresholds)
+        scores, nearest = _scores(method, case, result, items)
+        n = len(case.heldout)
+        related.append(scores[:n])
+        unrelated.append(scores[n:])
+        related_cos.append(nearest[:n])
+        unrelated_cos.append(nearest[n:])
+    return _rates(
+        (np.concatenate(related), np.concatenate(related_cos)),
+        (np.concatenate(unrelated), np.concatenate(unrelated_cos)),
+        thresholds,
+        floor,
+    )
 
 
-def _rates(related: np.ndarray, unrelated: np.ndarray, thresholds: Sequence[float]) -> tuple[PassRate, ...]:
+Scored = tuple[np.ndarray, np.ndarray]  # scores, cosine to the closest positive anchor
+
+
+def _rates(
+    related: Scored, unrelated: Scored, thresholds: Sequence[float], floor: float
+) -> tuple[PassRate, ...]:
+    def share(scored: Scored, t: float, floor: float) -> float:
+        score, cosine = scored
+        return float(((score >= t) & (cosine >= floor)).mean())
+
     return tuple(
-        PassRate(t, float((related >= t).mean()), float((unrelated >= t).mean())) for t in thresholds
+        PassRate(
+            t,
+            share(related, t, -np.inf),
+            share(unrelated, t, -np.inf),
+            share(related, t, floor),
+            share(unrelated, t, floor),
+        )
+        for t in thresholds
     )
 
 
@@ -81,12 +144,17 @@ def pair_pass_rates(
     background: int = 200,
     seed: int = 0,
     thresholds: Sequence[float] = THRESHOLDS,
+    floor: float = DEFAULT_MIN_SIMILARITY,
 ) -> tuple[PassRate, ...]:
     """Pass rates of related pairs (a, b) against random pairs (a, r), a being a one-paper profile."""
     rng = np.random.default_rng(seed)
     related: list[float] = []
     random_scores: list[float] = []
+    related_cos: list[float] = []
+    random_cos: list[float] = []
     for a, b in pairs:
+        if a == b:  # a paper listed as citing itself
+            continue
         others = rng.choice(
             np.setdiff1d(np.arange(len(vectors)), [a, b]), size=unrelated + background, replace=False
         )
@@ -104,4 +172,12 @@ def pair_pass_rates(
         by_id = {item.listing_id: item.score for item in ranked}
         related.append(by_id[b])
         random_scores.extend(by_id[int(i)] for i in items[1:])
-    return _rates(np.asarray(related), np.asarray(random_scores), thresholds)
+        cosines = vectors[items] @ vectors[a]
+        related_cos.append(float(cosines[0]))
+        random_cos.extend(cosines[1:].tolist())
+    return _rates(
+        (np.asarray(related), np.asarray(related_cos)),
+        (np.asarray(random_scores), np.asarray(random_cos)),
+        thresholds,
+        floor,
+    )

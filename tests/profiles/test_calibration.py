@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from profiles.calibration import pair_pass_rates
+from profiles.calibration import calibrate_floor, pair_pass_rates
 from profiles.model import unit
 from profiles.rank import DEFAULT_MIN_SCORE
 from tests.profiles.synth import DIM, World
@@ -24,3 +24,21 @@ def test_cited_pairs_pass_and_random_pairs_mostly_do_not() -> None:
     at_default = rates[1]
     assert at_default.related > 0.5 and at_default.unrelated < 0.05
     assert rates[0].unrelated > at_default.unrelated > rates[2].unrelated
+    for rate in rates:  # the similarity floor only ever holds papers back
+        assert rate.related_floored <= rate.related and rate.unrelated_floored <= rate.unrelated
+
+
+def test_the_floor_keeps_the_asked_share_of_related_pairs() -> None:
+    world = World(topics=8)
+    rng = np.random.default_rng(0)
+    vectors = np.vstack(
+        [np.stack([world.paper(t % 8, noise=0.4) for t in range(80)]), unit(rng.normal(size=(300, DIM)))]
+    )
+    pairs = [(i, j) for i in range(80) for j in range(i + 8, 80, 8)]
+    cosines = np.array([vectors[a] @ vectors[b] for a, b in pairs])
+    calibration = calibrate_floor(vectors, [*pairs, (3, 3)], keep=0.9)
+    assert calibration.pairs == len(pairs)  # a paper "citing" itself does not count
+    assert calibration.floor == round(calibration.floor, 2)
+    assert calibration.related_kept == np.mean(cosines >= calibration.floor) >= 0.9
+    assert np.mean(cosines >= calibration.floor + 0.01) < 0.9  # the highest such floor
+    assert calibration.random_blocked > 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 
 from bot.embed import Encoder
 from bot.evaluation import CiteULike, load_citeulike
-from profiles.model import Profile, Vote, interest_from_seeds
-from profiles.rank import DEFAULT_MIN_SCORE, Candidate, rank
+from profiles.model import Interest, Profile, Vote, interest_from_seeds
+from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_MIN_SIMILARITY, Candidate, rank
 from tests.profiles.synth import NOW
 
 DATASET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "citeulike-a"
@@ -74,3 +75,36 @@ def test_a_down_vote_lowers_its_close_real_neighbour(
         return next(i.score for i in items if i.listing_id == neighbour)
 
     assert score(Profile(interests=profile.interests, votes=(vote,))) < score(profile) - 0.2
+
+
+def test_a_large_day_of_off_topic_papers_yields_nothing_but_an_on_topic_paper_gets_through(
+    citeulike: CiteULike, encoder: Encoder
+) -> None:
+    """A recommender-systems subscriber on a biology feed: 150 real biology papers a day, measured
+    against 100 other biology papers as the background (a random sample of the same feed)."""
+    biology = re.compile(
+        r"\b(proteins?|genom(e|es|ic)|genes?|microrna|transcription(al)?|drosophila|dna|rna)\b", re.I
+    )
+    feed = [n for n, title in enumerate(citeulike.titles) if biology.search(title)]
+    rows = np.random.default_rng(0).permutation(feed)[:250]
+    on_topic = citeulike.titles.index("Evaluation of Item-Based Top-N Recommendation Algorithms")
+    vectors = encoder.encode([citeulike.texts[i] for i in (*rows, on_topic)])
+    day = [Candidate(int(i), v, citeulike.titles[i]) for i, v in zip(rows[:150], vectors[:150], strict=True)]
+    background = vectors[150:250]
+    interest = Interest(
+        1, "recommender systems", encoder.encode(["recommender systems and collaborative filtering"])[0]
+    )
+    profile = Profile(interests=(interest,))
+
+    assert rank(profile, day, now=NOW, background=background) == []
+    # The relative minimum score alone would send the least unrelated few: the floor holds them back.
+    without_floor = rank(profile, day, now=NOW, background=background, min_similarity=-1.0)
+    assert without_floor and all(item.score >= DEFAULT_MIN_SCORE for item in without_floor)
+    held_back = {item.listing_id for item in without_floor}
+    assert all(
+        float(interest.vector @ c.vector) < DEFAULT_MIN_SIMILARITY for c in day if c.listing_id in held_back
+    )
+    # A normal day: the one paper on the interest gets through, alone.
+    paper = Candidate(on_topic, vectors[250], citeulike.titles[on_topic])
+    normal = rank(profile, [*day, paper], now=NOW, background=background)
+    assert [item.listing_id for item in normal] == [on_topic]
