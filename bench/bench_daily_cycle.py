@@ -6,11 +6,14 @@ random unit vectors (the real model would need hours for 50,000 papers). Then th
 
 1. ingest + embed: a D-paper day (real titles and abstracts from ../shared feeds and the bundled
    sample, repeated with a numbered suffix to reach D), real model, FAISS index updated
-2. match: `recommend` for every due subscription
-3. build: `run_digest(dry_run=True)` for every due subscription (match again + render; nothing sent)
-4. deliver: `run_due_digests` (match + render + send) to an aiosmtpd sink in its own process
+2. match: `recommend_many` for every due subscription, `bot.digests.CHUNK` at a time against one
+   pool, as `run_due` does it (diagnostic: the deliver stage does this again)
+3. build: render every digest of stage 2 to a MIME message (diagnostic: nothing stored or sent)
+4. deliver: `run_due_digests`, the production path (match + claim + render + send), to an aiosmtpd
+   sink in its own process
 
-Each stage reports time, throughput and the process's peak RSS so far (ru_maxrss).
+The daily cycle is stages 1 + 4: what `paperbot serve` runs each day. Each stage reports time,
+throughput and the process's peak RSS so far (ru_maxrss).
 
     .venv/bin/python bench/bench_daily_cycle.py [--subscribers 10000] [--listings 50000] [--day 2000]
 
@@ -42,8 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_email import free_port, start_sink  # noqa: E402  (the same aiosmtpd sink)
 
 from bot.config import Settings  # noqa: E402
-from bot.digests import run_digest  # noqa: E402
+from bot.digest.email import render_email  # noqa: E402
+from bot.digest.period import latest_period  # noqa: E402
+from bot.digest.store import preview_view  # noqa: E402
+from bot.digests import CHUNK  # noqa: E402
 from bot.embed import Encoder, content_hash, listing_text  # noqa: E402
+from bot.links import Links  # noqa: E402
+from bot.recommend import Outcome, Request  # noqa: E402
 from bot.service import Paperbot, sample_feed_path  # noqa: E402
 from bot.sources import parse  # noqa: E402
 from storage import models  # noqa: E402
@@ -233,28 +241,41 @@ def main() -> None:
             day_feed(feed, args.day, real_papers())
             report = stage("ingest + embed day", "papers", args.day, lambda: bot.ingest(sources=[str(feed)]))
             assert report.totals["failed"] == 0, report
-            due = [s.id for s in bot.subscriptions()]
+            due = bot.subscriptions()
             now = datetime.now(UTC)
+            periods = [latest_period(s, now=now) for s in due]
+            requests = [
+                Request(s.subscriber_id, p.start, s.digest_size) for s, p in zip(due, periods, strict=True)
+            ]
+
+            def match() -> list[Outcome]:
+                pool = bot.load_pool(min(p.start for p in periods))
+                return [
+                    outcome
+                    for start in range(0, len(requests), CHUNK)
+                    for outcome in bot.recommend_many(requests[start : start + CHUNK], now=now, pool=pool)
+                ]
+
+            outcomes = stage("match", "subscribers", len(due), match)
+            views = [
+                (preview_view(bot.engine, picks, period=p, subscription=s), s)
+                for s, p, picks in zip(due, periods, outcomes, strict=True)
+                if isinstance(picks, list) and picks
+            ]
+            links = Links.from_settings(settings)
             stage(
-                "match",
-                "subscribers",
-                len(due),
-                lambda: [
-                    bot.recommend(subscriber_id=s.subscriber_id, since=now - timedelta(days=1), now=now)
-                    for s in bot.subscriptions()
-                ],
-            )
-            stage(
-                "build (match + render, dry run)",
+                "build (render, nothing sent)",
                 "digests",
-                len(due),
+                len(views),
                 lambda: [
-                    run_digest(bot, subscription_id=i, now=now, dry_run=True, sleep=lambda _s: None)
-                    for i in due
+                    render_email(v, subscription=s, settings=settings, now=now, links=links) for v, s in views
                 ],
             )
             results = stage(
-                "deliver (match + render + send)", "digests", len(due), lambda: bot.run_due_digests(now=now)
+                "deliver (run_due: match + claim + render + send)",
+                "digests",
+                len(due),
+                lambda: bot.run_due_digests(now=now),
             )
             statuses: dict[str, int] = {}
             for r in results:
@@ -273,6 +294,14 @@ def main() -> None:
             str(s["per_second"]),
             str(s["peak_rss_mb"]),
         )
+    cycle = [s for s in stages if s["stage"].startswith(("ingest", "deliver"))]
+    table.add_row(
+        "daily cycle (ingest + deliver)",
+        str(round(sum(s["seconds"] for s in cycle), 2)),
+        "",
+        "",
+        str(max(s["peak_rss_mb"] for s in stages)),
+    )
     console.print(table)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"daily-cycle-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -34,6 +34,7 @@ from bot.digest.email import render_email
 from bot.digest.period import Period, latest_period
 from bot.errors import DeliveryError, InvalidInput, TemporaryDeliveryError
 from bot.links import Links
+from bot.recommend import Outcome, Request
 from bot.records import DigestResult, DigestView, Recommendation, SubscriptionView
 from bot.service import Paperbot
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("paperbot.digests")
+CHUNK = 500  # subscriptions ranked together: a few queries per chunk, and memory stays bounded
 
 # Renders a digest for its channel and delivers it; returns where it went (Message-ID, path, Slack ts).
 # Raises TemporaryDeliveryError (retry later) or DeliveryError (permanent).
@@ -104,22 +106,31 @@ def _channel(name: str) -> Channel:
     return entry
 
 
+def _request(subscription: SubscriptionView, period: Period) -> Request:
+    return Request(subscription.subscriber_id, period.start, subscription.digest_size)
+
+
 def _picks(
-    bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime
+    bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime, matched: Outcome | None
 ) -> list[Recommendation]:
-    picks = bot.recommend(
-        subscriber_id=subscription.subscriber_id, since=period.start, limit=subscription.digest_size, now=now
-    )
+    """The papers for this digest: `matched` when the caller ranked a whole batch, else ranked now."""
+    if matched is None:
+        [matched] = bot.recommend_many([_request(subscription, period)], now=now)
+    if isinstance(matched, InvalidInput):
+        raise matched
+    picks = matched
     log.info("subscription %d, %s: %d papers above the bar", subscription.id, period.key, len(picks))
     return picks
 
 
-def _claim(bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime) -> store.Claim | str:
+def _claim(
+    bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime, matched: Outcome | None
+) -> store.Claim | str:
     """This run's claim on the period's digest, or why there is none."""
     found = store.find(bot.engine, subscription.id, period.key)
     if found is None:
         try:
-            picks = _picks(bot, subscription, period, now)
+            picks = _picks(bot, subscription, period, now, matched)
         except InvalidInput as exc:  # no interests yet: nothing to rank, nothing to claim
             return exc.message
         return store.claim(bot.engine, subscription.id, period, picks, now=now) or (
@@ -136,20 +147,27 @@ def _preview(bot: Paperbot, subscription: SubscriptionView, period: Period, batc
     if found is not None:
         view = store.digest_view(bot.engine, found.id, period=period, subscription=subscription)
     else:
-        picks = _picks(bot, subscription, period, batch.now)
+        picks = _picks(bot, subscription, period, batch.now, None)
         view = store.preview_view(bot.engine, picks, period=period, subscription=subscription)
     where = _write_outbox(view, subscription, batch, f"dry-run-{subscription.id}-{period.key}")
     return DigestResult(subscription.id, period.key, "dry_run", items=len(view.entries), location=where)
 
 
-def _run(bot: Paperbot, subscription: SubscriptionView, batch: Batch, *, dry_run: bool) -> DigestResult:
+def _run(
+    bot: Paperbot,
+    subscription: SubscriptionView,
+    batch: Batch,
+    *,
+    dry_run: bool,
+    matched: Outcome | None = None,
+) -> DigestResult:
     period = latest_period(subscription, now=batch.now)
     if not subscription.active:
         reason = f"subscription is {subscription.paused_reason or 'paused'}"
         return DigestResult(subscription.id, period.key, "skipped", error=reason)
     if dry_run:
         return _preview(bot, subscription, period, batch)
-    held = _claim(bot, subscription, period, batch.now)
+    held = _claim(bot, subscription, period, batch.now, matched)
     if isinstance(held, str):
         found = store.find(bot.engine, subscription.id, period.key)
         digest_id, ref = (found.id, found.message_ref) if found else (None, None)
@@ -218,19 +236,33 @@ def run_due(
     bot: Paperbot, *, now: datetime, sleep: Callable[[float], None] = time.sleep
 ) -> list[DigestResult]:
     """Deliver every active subscription's latest period that has no outcome yet; one SMTP
-    connection serves the whole batch. A digest that crashes is logged and left for the next run."""
+    connection serves the whole batch. Papers are ranked CHUNK subscriptions at a time against one
+    pool of listings loaded for the run. A digest that crashes is logged and left for the next run."""
+    due = []
+    for subscription in bot.subscriptions(active_only=True):
+        period = latest_period(subscription, now=now)
+        found = store.find(bot.engine, subscription.id, period.key)
+        if found is None or found.status == "claimed":  # not settled: sent, empty or failed
+            due.append((subscription, period, found is None))
+    unclaimed = [period.start for _, period, fresh in due if fresh]
+    pool = bot.load_pool(min(unclaimed)) if unclaimed else None
     results = []
     with Batch(bot, now, sleep) as batch:
-        for subscription in bot.subscriptions(active_only=True):
-            period = latest_period(subscription, now=now).key
-            found = store.find(bot.engine, subscription.id, period)
-            if found is not None and found.status != "claimed":
-                continue  # settled: sent, empty or failed
-            try:
-                results.append(_run(bot, subscription, batch, dry_run=False))
-            except Exception as exc:  # one broken digest must not hold up everyone else's
-                log.exception("digest for subscription %d crashed", subscription.id)
-                results.append(
-                    DigestResult(subscription.id, period, "retry", error=f"internal error: {exc!r}")
-                )
+        for start in range(0, len(due), CHUNK):
+            chunk = due[start : start + CHUNK]
+            fresh = [(s, p) for s, p, is_fresh in chunk if is_fresh]
+            outcomes = (
+                bot.recommend_many([_request(s, p) for s, p in fresh], now=now, pool=pool) if fresh else []
+            )
+            matched = {s.id: outcome for (s, _), outcome in zip(fresh, outcomes, strict=True)}
+            for subscription, period, _ in chunk:
+                try:
+                    results.append(
+                        _run(bot, subscription, batch, dry_run=False, matched=matched.get(subscription.id))
+                    )
+                except Exception as exc:  # one broken digest must not hold up everyone else's
+                    log.exception("digest for subscription %d crashed", subscription.id)
+                    results.append(
+                        DigestResult(subscription.id, period.key, "retry", error=f"internal error: {exc!r}")
+                    )
     return results

@@ -173,5 +173,3 @@ class Links:
 def unsubscribe_mailto(address: str, token: str) -> str:
     """The mailto: form of List-Unsubscribe; the token in the subject identifies the subscription."""
     return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
-
-

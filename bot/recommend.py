@@ -1,33 +1,131 @@
-"""Build a subscriber's profile and candidate set from the database, then rank with `profiles`.
+"""Gather profiles and candidates from the database in bulk, then rank each subscriber with `profiles`.
 
-The ranking itself is pure (profiles.rank); this module only gathers arrays and rows for it.
+A run over many subscribers costs a fixed number of queries per batch, not per subscriber: a `Pool`
+(the listings in the widest window asked for, their vectors and one set of random background papers)
+is loaded once; profiles and already-shown papers for a whole batch come in one query each; and one
+FAISS search per window answers every query vector of the batch. Only `profiles.rank` runs per
+subscriber, and it is pure.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlmodel import Session, col, select
+from threadpoolctl import threadpool_limits
 
 from bot.embed import Encoder
+from bot.errors import InvalidInput, NotFound
 from bot.records import ListingView, Recommendation
 from bot.vectors import listing_vectors
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
-from profiles.rank import DEFAULT_MIN_SCORE, Candidate, query_vectors, rank
+from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
+from profiles.scoring import Reference
 from storage import models
-from storage.index import VectorIndex
+from storage.index import VectorIndex, match
 
-__all__ = [
-    "interest_vectors",
-    "refresh_interest_vectors",
-    "load_profile",
-    "shown_listing_ids",
-    "recommend_for",
-]
+__all__ = ["Request", "Pool", "interest_vectors", "load_profiles", "recommend_many"]
 
-BACKGROUND = 300  # random listing vectors offered to the ranker as negatives
+BACKGROUND = 300  # random listing vectors offered to the ranker as negatives and as the reference
+PER_QUERY = 200  # nearest listings taken per query vector (interest, seed paper or liked paper)
 VOTE_VALUE = {"up": 1, "save": 1, "down": -1}
+
+Outcome = list[Recommendation] | InvalidInput  # InvalidInput: nothing to match (or no such subscriber)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Rank papers first seen since `since` (None: ever) for one subscriber, at most `limit`."""
+
+    subscriber_id: int
+    since: datetime | None
+    limit: int = 10
+
+
+def _ns(when: datetime) -> np.datetime64:
+    return np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "us")
+
+
+def _vectors(
+    session: Session, index: VectorIndex, model: str, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of `ids` from the in-memory index; any the index lacks (another process ingested them)
+    come from the database and are added, so the index heals itself. Listings without a vector drop."""
+    found, vectors = index.vectors(ids)
+    missing = np.setdiff1d(ids, found)
+    if len(missing):
+        more_ids, more = listing_vectors(session, model, missing.tolist())
+        if len(more_ids):
+            index.add(more_ids, more)
+            found, vectors = np.r_[found, more_ids], np.vstack([vectors, more])
+    order = np.argsort(found, kind="stable")
+    return found[order], vectors[order]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """What a run ranks from, loaded once: every listing first seen since the earliest window asked
+    for (sorted by id, with vectors), and the random background papers scores are measured against."""
+
+    since: datetime | None  # the earliest window it serves
+    ids: np.ndarray  # (n,) int64, ascending
+    vectors: np.ndarray  # (n, dim) float32
+    first_seen: np.ndarray  # (n,) datetime64[us], UTC
+    listings: dict[int, ListingView]
+    candidates: list[Candidate]  # one per listing, in the same order
+    reference: Reference  # the random background papers, with the hubness of every pool listing
+
+    @classmethod
+    def load(
+        cls, session: Session, index: VectorIndex, model: str, since: datetime | None, *, seed: int = 0
+    ) -> Pool:
+        query = select(models.Listing).order_by(col(models.Listing.id))
+        if since is not None:
+            query = query.where(col(models.Listing.first_seen) >= since)
+        rows = {row.id: ListingView.of(row) for row in session.exec(query)}
+        ids, vectors = _vectors(session, index, model, np.array(list(rows), dtype=np.int64))
+        everything = np.array(session.exec(select(models.Listing.id)).all(), dtype=np.int64)
+        picked = np.random.default_rng(seed).choice(
+            everything, size=min(BACKGROUND, len(everything)), replace=False
+        )
+        _, background = _vectors(session, index, model, np.sort(picked))
+        vectors = unit(vectors.reshape(len(ids), index.dim))
+        listings = [rows[i] for i in ids.tolist()]
+        return cls(
+            since=since,
+            ids=ids,
+            vectors=vectors,
+            first_seen=np.array([_ns(listing.first_seen) for listing in listings], dtype="datetime64[us]"),
+            listings={listing.id: listing for listing in listings},
+            candidates=[
+                _candidate(listing, vector) for listing, vector in zip(listings, vectors, strict=True)
+            ],
+            reference=Reference.of(
+                unit(background.reshape(-1, index.dim)), DEFAULT_PARAMS.hub_k, ids, vectors
+            ),
+        )
+
+    def window(self, since: datetime | None) -> np.ndarray:
+        """Positions of the listings first seen at or after `since`."""
+        if since is None:
+            return np.arange(len(self.ids))
+        return np.flatnonzero(self.first_seen >= _ns(since))
+
+
+def _candidate(listing: ListingView, vector: np.ndarray) -> Candidate:
+    return Candidate(
+        listing_id=listing.id,
+        vector=vector,
+        title=listing.title,
+        abstract=listing.abstract,
+        authors=listing.authors,
+        published=listing.published,
+        upvotes=listing.upvotes,
+    )
 
 
 def interest_vectors(encoder: Encoder, text: str | None, seeds: np.ndarray | None) -> np.ndarray:
@@ -38,149 +136,203 @@ def interest_vectors(encoder: Encoder, text: str | None, seeds: np.ndarray | Non
     return encoder.encode([text])
 
 
-def _interest(row: models.Interest, encoder: Encoder, dim: int) -> Interest:
-    if row.vector is None or row.vector_model != encoder.model_name:
-        raise LookupError(row.id)  # the caller refreshes it first (embeds only new text)
-    rows = np.frombuffer(row.vector, dtype=np.float32).reshape(-1, dim)
+def _refresh(session: Session, encoder: Encoder, rows: Sequence[models.Interest]) -> None:
+    """Embed interests that have no vector for the current model (seed interests re-read their
+    papers' vectors); text interests are embedded in one call."""
+    stale = [row for row in rows if row.vector is None or row.vector_model != encoder.model_name]
+    texts = [row for row in stale if not row.seed_listing_ids]
+    fresh: dict[int, np.ndarray] = {}
+    if texts:
+        encoded = encoder.encode([row.text or "" for row in texts])
+        fresh = {id(row): vector[None, :] for row, vector in zip(texts, encoded, strict=True)}
+    for row in stale:
+        if row.seed_listing_ids:
+            _, seeds = listing_vectors(session, encoder.model_name, row.seed_listing_ids)
+            fresh[id(row)] = interest_vectors(encoder, row.text, seeds)
+        row.vector = fresh[id(row)].astype(np.float32).tobytes()
+        row.vector_model = encoder.model_name
+        session.add(row)
+    session.flush()
+
+
+def _interest(row: models.Interest, dim: int) -> Interest:
+    rows = np.frombuffer(row.vector or b"", dtype=np.float32).reshape(-1, dim)
     assert row.id is not None
     if row.seed_listing_ids or len(rows) > 1:
         return interest_from_seeds(row.id, row.label, rows)
     return Interest(id=row.id, label=row.label, vector=unit(rows[0]))
 
 
-def refresh_interest_vectors(session: Session, encoder: Encoder, subscriber_id: int) -> None:
-    """Embed interests whose text has no vector yet for the current model (seed interests re-read
-    their papers' vectors)."""
-    rows = session.exec(select(models.Interest).where(models.Interest.subscriber_id == subscriber_id)).all()
-    for row in rows:
-        if row.vector is not None and row.vector_model == encoder.model_name:
-            continue
-        seeds = None
-        if row.seed_listing_ids:
-            _, seeds = listing_vectors(session, encoder.model_name, row.seed_listing_ids)
-        row.vector = interest_vectors(encoder, row.text, seeds).astype(np.float32).tobytes()
-        row.vector_model = encoder.model_name
-        session.add(row)
-    session.flush()
-
-
-def shown_listing_ids(session: Session, subscriber_id: int) -> set[int]:
-    """Listings this subscriber has already been sent or has voted on."""
-    sent = session.exec(
-        select(models.DigestItem.listing_id)
-        .join(models.Digest, col(models.Digest.id) == col(models.DigestItem.digest_id))
-        .join(models.Subscription, col(models.Subscription.id) == col(models.Digest.subscription_id))
-        .where(models.Subscription.subscriber_id == subscriber_id, models.Digest.status == "sent")
-    ).all()
-    voted = session.exec(
-        select(models.Feedback.listing_id).where(models.Feedback.subscriber_id == subscriber_id)
-    ).all()
-    return set(sent) | set(voted)
-
-
-def load_profile(session: Session, subscriber: models.Subscriber, encoder: Encoder, dim: int) -> Profile:
-    assert subscriber.id is not None
-    refresh_interest_vectors(session, encoder, subscriber.id)
+def load_profiles(
+    session: Session, subscriber_ids: Sequence[int], encoder: Encoder, dim: int
+) -> dict[int, Profile]:
+    """Profiles of these subscribers (unknown ids are left out), with four queries for any number."""
+    wanted = sorted(set(subscriber_ids))
+    subscribers = session.exec(select(models.Subscriber).where(col(models.Subscriber.id).in_(wanted))).all()
     interests = session.exec(
         select(models.Interest)
-        .where(models.Interest.subscriber_id == subscriber.id)
+        .where(col(models.Interest.subscriber_id).in_(wanted))
         .order_by(col(models.Interest.id))
     ).all()
+    _refresh(session, encoder, interests)
     feedback = session.exec(
         select(models.Feedback, models.Listing.title, models.DigestItem.interest_id)
         .join(models.Listing, col(models.Listing.id) == col(models.Feedback.listing_id))
         .outerjoin(models.DigestItem, col(models.DigestItem.id) == col(models.Feedback.digest_item_id))
-        .where(models.Feedback.subscriber_id == subscriber.id)
+        .where(col(models.Feedback.subscriber_id).in_(wanted))
+        .order_by(col(models.Feedback.id))
     ).all()
-    ids, vectors = listing_vectors(session, encoder.model_name, [f.listing_id for f, _, _ in feedback])
+    ids, vectors = listing_vectors(
+        session, encoder.model_name, sorted({f.listing_id for f, _, _ in feedback})
+    )
     by_id = dict(zip(ids.tolist(), vectors, strict=True))
-    votes = tuple(
-        Vote(
-            listing_id=f.listing_id,
-            vector=by_id[f.listing_id],
-            value=VOTE_VALUE[f.vote],
-            at=f.updated_at,
-            title=title,
-            interest_id=interest_id,
+    interests_of: dict[int, list[Interest]] = defaultdict(list)
+    for row in interests:
+        interests_of[row.subscriber_id].append(_interest(row, dim))
+    votes_of: dict[int, list[Vote]] = defaultdict(list)
+    for f, title, interest_id in feedback:
+        if f.listing_id in by_id:
+            vote = Vote(
+                f.listing_id, by_id[f.listing_id], VOTE_VALUE[f.vote], f.updated_at, title, interest_id
+            )
+            votes_of[f.subscriber_id].append(vote)
+    return {
+        s.id: Profile(
+            interests=tuple(interests_of[s.id]),
+            votes=tuple(votes_of[s.id]),
+            followed_authors=tuple(s.followed_authors),
+            muted_keywords=tuple(s.muted_keywords),
         )
-        for f, title, interest_id in feedback
-        if f.listing_id in by_id
+        for s in subscribers
+        if s.id is not None
+    }
+
+
+def _shown(session: Session, subscriber_ids: Sequence[int], pool: Pool) -> dict[int, set[int]]:
+    """Per subscriber, the pool's listings already sent to them or voted on."""
+    wanted = sorted(set(subscriber_ids))
+    sent = (
+        select(models.Subscription.subscriber_id, models.DigestItem.listing_id)
+        .join(models.Digest, col(models.Digest.subscription_id) == col(models.Subscription.id))
+        .join(models.DigestItem, col(models.DigestItem.digest_id) == col(models.Digest.id))
+        .join(models.Listing, col(models.Listing.id) == col(models.DigestItem.listing_id))
+        .where(col(models.Subscription.subscriber_id).in_(wanted), models.Digest.status == "sent")
     )
-    return Profile(
-        interests=tuple(_interest(row, encoder, dim) for row in interests),
-        votes=votes,
-        followed_authors=tuple(subscriber.followed_authors),
-        muted_keywords=tuple(subscriber.muted_keywords),
+    voted = (
+        select(models.Feedback.subscriber_id, models.Feedback.listing_id)
+        .join(models.Listing, col(models.Listing.id) == col(models.Feedback.listing_id))
+        .where(col(models.Feedback.subscriber_id).in_(wanted))
     )
+    if pool.since is not None:  # older papers are not in the pool: skip reading years of history
+        sent = sent.where(col(models.Listing.first_seen) >= pool.since)
+        voted = voted.where(col(models.Listing.first_seen) >= pool.since)
+    shown: dict[int, set[int]] = defaultdict(set)
+    for subscriber_id, listing_id in [*session.exec(sent).all(), *session.exec(voted).all()]:
+        shown[subscriber_id].add(listing_id)
+    return shown
 
 
-def _window_ids(session: Session, since: datetime | None, exclude: set[int]) -> np.ndarray:
-    query = select(models.Listing.id)
-    if since is not None:
-        query = query.where(col(models.Listing.first_seen) >= since)
-    ids = {i for i in session.exec(query).all() if i is not None}
-    return np.array(sorted(ids - exclude), dtype=np.int64)
+def _no_match(subscriber_id: int, profiles: dict[int, Profile]) -> InvalidInput | None:
+    profile = profiles.get(subscriber_id)
+    if profile is None:
+        return NotFound(f"no subscriber {subscriber_id}; `paperbot subscribe --help` creates one")
+    if not profile.has_positives:
+        return InvalidInput(
+            f"subscriber {subscriber_id} has no interests yet; add one with "
+            f'`paperbot profile add-interest {subscriber_id} "your topic"`'
+        )
+    return None
 
 
-def _background(session: Session, model: str, rng: np.random.Generator) -> np.ndarray:
-    ids = np.array(
-        [i for i in session.exec(select(models.Listing.id)).all() if i is not None], dtype=np.int64
-    )
-    picked = rng.choice(ids, size=min(BACKGROUND, len(ids)), replace=False)
-    return listing_vectors(session, model, picked.tolist())[1]
-
-
-def recommend_for(
+def recommend_many(
     session: Session,
+    requests: Sequence[Request],
     *,
-    subscriber: models.Subscriber,
+    pool: Pool,
+    encoder: Encoder,
+    dim: int,
+    now: datetime,
+    min_score: float | None = None,
+    per_query: int = PER_QUERY,
+) -> list[Outcome]:
+    """Ranked papers for each request, in order; nothing is delivered or marked as shown.
+
+    Candidates for a subscriber: for each of its query vectors (interests, seed papers, recent likes)
+    the `per_query` nearest listings of its window not yet shown to it, found by one FAISS search
+    for all requests sharing that window; their union is ranked by `profiles.rank.rank`.
+    """
+    ids = [r.subscriber_id for r in requests]
+    profiles = load_profiles(session, ids, encoder, dim)
+    shown = _shown(session, ids, pool)
+    outcomes: list[Outcome] = [_no_match(i, profiles) or [] for i in ids]
+    by_window: dict[datetime | None, list[int]] = defaultdict(list)
+    for n, request in enumerate(requests):
+        if not isinstance(outcomes[n], InvalidInput):
+            by_window[request.since].append(n)
+    found: dict[int, list[Candidate]] = {}
+    for since, members in by_window.items():
+        found |= _search(
+            pool,
+            since,
+            [(n, profiles[requests[n].subscriber_id], shown[requests[n].subscriber_id]) for n in members],
+            per_query,
+        )
+    # Ranking is many small matrix products: one BLAS thread each is several times faster than
+    # threads waking up for every one of them (and the searches above are already done).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n, candidates in found.items():
+            request = requests[n]
+            outcomes[n] = _ranked(request, profiles[request.subscriber_id], candidates, pool, now, min_score)
+    return outcomes
+
+
+def _search(
+    pool: Pool, since: datetime | None, members: list[tuple[int, Profile, set[int]]], per_query: int
+) -> dict[int, list[Candidate]]:
+    """Candidates per request of one window, from one FAISS search for all their query vectors."""
+    window = pool.window(since)
+    if not len(window):
+        return {n: [] for n, _, _ in members}
+    queries = [query_vectors(profile) for _, profile, _ in members]
+    in_window = set(pool.ids[window].tolist())
+    hidden = max(len(shown & in_window) for _, _, shown in members)
+    # Positions into the pool stand in for listing ids, so results index the pool directly.
+    _, found = match(np.vstack(queries), pool.vectors[window], window, min(len(window), per_query + hidden))
+    offsets = np.cumsum([0, *(len(q) for q in queries)])
+    return {
+        n: _candidates(pool, found[start:end], shown, per_query)
+        for (n, _, shown), start, end in zip(members, offsets[:-1], offsets[1:], strict=True)
+    }
+
+
+def _candidates(pool: Pool, rows: np.ndarray, hidden: set[int], per_query: int) -> list[Candidate]:
+    """The union over query rows of each row's first `per_query` results not yet shown."""
+    usable = (rows >= 0) & ~np.isin(pool.ids[rows], list(hidden))
+    usable &= np.cumsum(usable, axis=1) <= per_query
+    return [pool.candidates[p] for p in np.unique(rows[usable]).tolist()]
+
+
+def _ranked(
+    request: Request,
     profile: Profile,
-    index: VectorIndex,
-    model: str,
-    since: datetime | None,
-    limit: int,
+    candidates: list[Candidate],
+    pool: Pool,
     now: datetime,
     min_score: float | None,
-    per_query: int = 200,
 ) -> list[Recommendation]:
-    """Candidates from FAISS (per query vector, union, restricted to the window and to papers not yet
-    shown), ranked by profiles.rank."""
-    assert subscriber.id is not None
-    allowed = _window_ids(session, since, shown_listing_ids(session, subscriber.id))
-    if not len(allowed):
-        return []
-    _, found = index.search(query_vectors(profile), min(per_query, len(allowed)), allowed=allowed)
-    candidate_ids = sorted({int(i) for i in found.ravel() if i >= 0})
-    rows = {
-        r.id: r for r in session.exec(select(models.Listing).where(col(models.Listing.id).in_(candidate_ids)))
-    }
-    ids, vectors = listing_vectors(session, model, candidate_ids)
-    candidates = [
-        Candidate(
-            listing_id=int(i),
-            vector=v,
-            title=rows[i].title,
-            abstract=rows[i].abstract,
-            authors=tuple(rows[i].authors),
-            published=rows[i].published,
-            upvotes=rows[i].upvotes,
-        )
-        for i, v in zip(ids.tolist(), vectors, strict=True)
-    ]
-    rng = np.random.default_rng(subscriber.id)
     ranked = rank(
         profile,
         candidates,
         now=now,
-        limit=limit,
+        limit=request.limit,
         min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
-        background=_background(session, model, rng),
-        seed=subscriber.id,
+        background=pool.reference,
+        seed=request.subscriber_id,
     )
     labels = {i.id: i.label for i in profile.interests}
     return [
         Recommendation(
-            listing=ListingView.of(rows[item.listing_id]),
+            listing=pool.listings[item.listing_id],
             score=item.score,
             reason=item.reason,
             interest_id=item.interest_id,

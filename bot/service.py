@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import func
@@ -52,6 +53,9 @@ from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
 
+if TYPE_CHECKING:
+    from bot.recommend import Outcome, Pool, Request
+
 __all__ = ["Paperbot", "sample_feed_path"]
 
 log = logging.getLogger("paperbot")
@@ -61,6 +65,12 @@ DEFAULT_DIM = 384  # all-MiniLM-L6-v2; other models report theirs once they have
 def sample_feed_path() -> Path:
     """The bundled sample feed (321 real papers), so the main job runs with no network."""
     return Path(str(resources.files("bot") / "data" / "sample.atom"))
+
+
+def _earliest(times: Iterable[datetime | None]) -> datetime | None:
+    """The earliest of these window starts; None (no bound) when any is None or there are none."""
+    found = list(times)
+    return None if not found or None in found else min(t for t in found if t is not None)
 
 
 class Paperbot:
@@ -403,30 +413,50 @@ class Paperbot:
     ) -> list[Recommendation]:
         """Ranked papers for a subscriber with reasons; nothing is delivered or marked as shown.
         `since` bounds when papers were first seen (default: the last 7 days)."""
-        from bot.recommend import load_profile, recommend_for  # scikit-learn: only when ranking
+        from bot.recommend import Request
 
         now = now or models.utcnow()
         since = since if since is not None else now - timedelta(days=7)
-        index = self.index
+        [outcome] = self.recommend_many([Request(subscriber_id, since, limit)], now=now, min_score=min_score)
+        if isinstance(outcome, InvalidInput):
+            raise outcome
+        return outcome
+
+    def recommend_many(
+        self,
+        requests: Sequence[Request],
+        *,
+        now: datetime,
+        min_score: float | None = None,
+        pool: Pool | None = None,
+    ) -> list[Outcome]:
+        """`recommend` for many subscribers at once, in a fixed number of queries; one outcome per
+        request: its papers, or the InvalidInput saying why there are none (no interests, no such
+        subscriber). Pass a `pool` (see `load_pool`) to share it between calls of one run."""
+        from bot.recommend import recommend_many  # scikit-learn: only when ranking
+
         with session_scope(self.engine) as session:
-            subscriber = get_subscriber(session, subscriber_id)
-            profile = load_profile(session, subscriber, self.encoder, self._dim())
-            if profile.is_empty:
-                raise InvalidInput(
-                    f"subscriber {subscriber_id} has no interests yet; add one with "
-                    f'`paperbot profile add-interest {subscriber_id} "your topic"`'
-                )
-            return recommend_for(
+            if pool is None:
+                pool = self._pool(session, _earliest(r.since for r in requests))
+            return recommend_many(
                 session,
-                subscriber=subscriber,
-                profile=profile,
-                index=index,
-                model=self.settings.model,
-                since=since,
-                limit=limit,
+                requests,
+                pool=pool,
+                encoder=self.encoder,
+                dim=self._dim(),
                 now=now,
                 min_score=min_score,
             )
+
+    def load_pool(self, since: datetime | None) -> Pool:
+        """The listings first seen since `since` with their vectors, for `recommend_many` calls."""
+        with session_scope(self.engine) as session:
+            return self._pool(session, since)
+
+    def _pool(self, session: Session, since: datetime | None) -> Pool:
+        from bot.recommend import Pool
+
+        return Pool.load(session, self.index, self.settings.model, since)
 
     def record_feedback(
         self,

@@ -15,7 +15,7 @@ import numpy as np
 
 from profiles.anchors import Anchors, negative_anchors, positive_anchors, recency_weights
 from profiles.model import Profile, unit
-from profiles.scoring import Params, score_candidates
+from profiles.scoring import Params, Reference, score_candidates
 from profiles.select import select
 
 __all__ = [
@@ -104,7 +104,7 @@ def rank(
     now: datetime,
     limit: int = 10,
     min_score: float | None = DEFAULT_MIN_SCORE,
-    background: np.ndarray | None = None,
+    background: np.ndarray | Reference | None = None,
     seed: int = 0,
     params: Params = DEFAULT_PARAMS,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
@@ -118,7 +118,8 @@ def rank(
     gives a short digest or none. Where a minimum score applies, a paper also needs a raw cosine of
     at least `min_similarity` to its closest positive anchor, so a day of off-topic papers gives
     nothing however they compare with each other. `seed` only picks the background subsample above
-    1,000 vectors.
+    1,000 vectors. A `Reference` (built once for many profiles) is used as it is, with its
+    precomputed hubness.
     Raises ValueError when the profile has neither an interest nor a 👍 / 🔖.
     """
     _require_content(profile)
@@ -127,7 +128,12 @@ def rank(
     if not kept or limit <= 0:
         return []
     vectors = unit(np.vstack([c.vector for c in kept]))
-    reference = vectors if background is None or not len(background) else _sample(unit(background), seed)
+    hubness = None
+    if isinstance(background, Reference) and len(background.vectors) and background.hub_k == params.hub_k:
+        reference, hubness = background.vectors, background.hubness_of([c.listing_id for c in kept], vectors)
+    else:
+        given = background.vectors if isinstance(background, Reference) else background
+        reference = vectors if given is None or not len(given) else _sample(unit(given), seed)
     anchors = positive_anchors(profile)
     negatives, disliked_at = negative_anchors(profile)
     scores = score_candidates(
@@ -140,6 +146,7 @@ def rank(
         background=reference,
         n_votes=len(profile.votes),
         params=params,
+        hubness=hubness,
     )
     total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
     if min_score is None:

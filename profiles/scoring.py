@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["Params", "Scores", "closeness", "score_candidates", "UNRELATED", "CLOSE"]
+__all__ = ["Params", "Reference", "Scores", "closeness", "score_candidates", "UNRELATED", "CLOSE"]
 
 # all-MiniLM-L6-v2 cosines between CiteULike papers: random pairs have a median of 0.08 and a 99th
 # percentile of 0.48; a paper and one it cites have a median of 0.53; near duplicates exceed 0.8.
@@ -72,6 +72,37 @@ def _hubness(x: np.ndarray, background: np.ndarray, k: int, *, self_from: int | 
         idx = np.arange(background.shape[0])
         sims[self_from + idx, idx] = -1.0
     return _topk_mean(sims, k)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Background papers with their hubness, and the hubness of papers known in advance (a day's
+    listings, by id): computed once and reused for every profile ranked against this background,
+    since neither depends on the profile."""
+
+    vectors: np.ndarray  # (b, dim) unit
+    hub_k: int
+    hubness: np.ndarray  # (b,) of each background paper among the others
+    known: dict[int, float]  # listing id -> hubness
+
+    @classmethod
+    def of(cls, background: np.ndarray, hub_k: int, ids: np.ndarray, vectors: np.ndarray) -> Reference:
+        """The reference for `background`, with the hubness of the listings `ids` (unit `vectors`)."""
+        if not len(background) or not len(vectors):
+            return cls(background, hub_k, np.zeros(len(background)), {})
+        hubness = _hubness(background, background, hub_k, self_from=0)
+        known = _hubness(vectors, background, hub_k, self_from=None)
+        return cls(background, hub_k, hubness, dict(zip(ids.tolist(), known.tolist(), strict=True)))
+
+    def hubness_of(self, ids: list[int], vectors: np.ndarray) -> np.ndarray:
+        """Hubness of candidate rows, then of the background rows (score_candidates' `hubness`)."""
+        missing = [n for n, i in enumerate(ids) if i not in self.known]
+        computed = dict(
+            zip(missing, _hubness(vectors[missing], self.vectors, self.hub_k, self_from=None), strict=True)
+        )
+        own = np.array([computed[n] if n in computed else self.known[i] for n, i in enumerate(ids)])
+        both: np.ndarray = np.r_[own, self.hubness]
+        return both
 
 
 def _standardise(values: np.ndarray, n: int) -> np.ndarray:
@@ -134,11 +165,13 @@ def score_candidates(
     background: np.ndarray,
     n_votes: int,
     params: Params,
+    hubness: np.ndarray | None = None,
 ) -> Scores:
-    """Score (n, dim) unit `candidates` against a profile's anchors; see the module docstring."""
+    """Score (n, dim) unit `candidates` against a profile's anchors; see the module docstring.
+    `hubness`: of the candidate rows then the background rows, when known (`Reference.hubness_of`)."""
     n = candidates.shape[0]
     x = np.vstack([candidates, background])
-    hub_x = _hubness(x, background, params.hub_k, self_from=n)
+    hub_x = _hubness(x, background, params.hub_k, self_from=n) if hubness is None else hubness
     hub_a = _hubness(anchors, background, params.hub_k, self_from=None)
     csls = 2.0 * (x @ anchors.T) - hub_x[:, None] - hub_a[None, :]
     match, best_anchor = _interest_match(csls, groups, params.k, n)

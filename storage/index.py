@@ -145,6 +145,15 @@ class VectorIndex:
         with self._lock:
             return self._index.search(queries, k, params=params)
 
+    def vectors(self, ids: np.ndarray) -> tuple[Ids, npt.NDArray[np.float32]]:
+        """The stored vectors of those `ids` that are in the index: (ids found, in the given order;
+        vectors (found, dim))."""
+        ids = _as_ids(ids)
+        with self._lock:
+            found = ids[np.isin(ids, faiss.vector_to_array(self._index.id_map))]
+            vectors = self._index.reconstruct_batch(found) if len(found) else np.zeros((0, self.dim))
+        return found, np.ascontiguousarray(vectors, dtype=np.float32)
+
     def save(self) -> None:
         """Write the index and its metadata atomically. On an OS error, log and keep going.
 
