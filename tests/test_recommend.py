@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from sqlmodel import func, select
 
 from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
+from bot.recommend import Request
+from bot.records import Recommendation
 from bot.service import Paperbot
 from storage import models
 from storage.db import session_scope
@@ -139,3 +142,52 @@ def test_missing_or_corrupt_index_is_rebuilt(sample_bot: Paperbot) -> None:
     path.unlink()
     assert [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)] == expected
     assert path.exists()
+
+
+def test_a_batch_ranks_each_subscriber_as_a_request_of_its_own_would(sample_bot: Paperbot) -> None:
+    one = sample_bot.subscribe(email="h@example.org", interests=[INTEREST]).id
+    two = sample_bot.subscribe(
+        email="i@example.org", interests=["single-cell RNA sequencing", "LLM reasoning"]
+    ).id
+    voter = sample_bot.subscribe(email="j@example.org", interests=[INTEREST]).id
+    first, second = sample_bot.recommend(subscriber_id=voter, limit=2)
+    sample_bot.record_feedback(subscriber_id=voter, listing_id=first.listing.id, vote="down")
+    sample_bot.record_feedback(subscriber_id=voter, listing_id=second.listing.id, vote="up")
+    empty = sample_bot.subscribe(email="k@example.org").id
+    now = models.utcnow()
+    since = now - timedelta(days=7)
+    requests = [Request(s, since, 5) for s in (one, two, voter, empty, 999)]
+
+    outcomes = sample_bot.recommend_many(requests, now=now)
+
+    def key(items: Sequence[Recommendation]) -> list[tuple[int, float, str]]:
+        return [(i.listing.id, round(i.score, 5), i.reason) for i in items]
+
+    for request, outcome in zip(requests[:3], outcomes, strict=False):
+        assert isinstance(outcome, list) and outcome
+        alone = sample_bot.recommend(subscriber_id=request.subscriber_id, since=since, limit=5, now=now)
+        assert key(outcome) == key(alone)
+    voted = {first.listing.id, second.listing.id}
+    assert not voted & {i.listing.id for i in outcomes[2]}  # voted papers are not offered again
+    assert isinstance(outcomes[3], InvalidInput) and "add-interest" in outcomes[3].message
+    assert isinstance(outcomes[4], NotFound)
+
+
+def test_papers_ingested_by_another_process_are_recommended(
+    sample_bot: Paperbot, feeds_dir: Path, encoder: Encoder
+) -> None:
+    assert len(sample_bot.index)  # this process has its index in memory now
+    before = {x.id for x in sample_bot.listings()}
+    other = make_bot(sample_bot.settings.data_dir, encoder=encoder)  # like `paperbot ingest` elsewhere
+    other.ingest(sources=[str(feeds_dir / "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml")])
+    other.close()
+    new = [x for x in sample_bot.listings() if x.id not in before]
+    assert len(new) == 5
+    new_ids = np.array([x.id for x in new], dtype=np.int64)
+    assert not len(sample_bot.index.vectors(new_ids)[0])  # our index has not seen them
+
+    view = sample_bot.subscribe(email="l@example.org", interests=[new[0].title])
+    items = sample_bot.recommend(subscriber_id=view.id, limit=10)
+
+    assert items[0].listing.id == new[0].id
+    assert len(sample_bot.index.vectors(new_ids)[0]) == 5  # and the index took them in

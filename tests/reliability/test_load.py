@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pytest
 from sqlalchemy import event
 
+from bot.recommend import Request
 from bot.service import Paperbot
 from tests.slack.helpers import due_schedule
 from tests.smtp import SmtpServer
@@ -58,3 +62,47 @@ def test_sql_statements_per_digest_do_not_grow_with_subscribers(mail_bot: Paperb
     assert all(len(counts) == 1 for counts in (few | many).values()), (few, many)  # one cost per size
     for items in few.keys() & many.keys():
         assert few[items] == many[items], (items, few, many)  # the 56th digest costs what the 2nd did
+
+
+def test_ranking_a_batch_costs_the_same_queries_for_5_or_50_subscribers(mail_bot: Paperbot) -> None:
+    interests = [paper.title for paper in mail_bot.listings(limit=2)]
+    ids = [mail_bot.subscribe(email=f"batch{n}@example.org", interests=interests).id for n in range(50)]
+    for subscriber in ids[::10]:  # some readers with votes, as in real use
+        [top] = mail_bot.recommend(subscriber_id=subscriber, limit=1)
+        mail_bot.record_feedback(subscriber_id=subscriber, listing_id=top.listing.id, vote="up")
+    now = datetime.now(UTC)
+    pool = mail_bot.load_pool(now - timedelta(days=7))
+
+    def statements(subscribers: list[int]) -> int:
+        with counting(mail_bot) as seen:
+            outcomes = mail_bot.recommend_many(
+                [Request(s, now - timedelta(days=7), 5) for s in subscribers], now=now, pool=pool
+            )
+        assert all(isinstance(o, list) and o for o in outcomes), outcomes
+        return sum(seen.values())
+
+    assert statements(ids[:5]) == statements(ids) == statements(ids[25:])
+
+
+def test_a_due_run_costs_a_fixed_number_of_statements_per_digest(
+    mail_bot: Paperbot, smtp: SmtpServer
+) -> None:
+    """Statements of `run_due` = fixed + per_digest x due + per_settled x already settled: fitted on
+    three runs, it predicts the fourth exactly, so nothing in a run grows faster than the digests."""
+    assert len(mail_bot.index) > 0  # opening the index is first-use work, once per process
+    interests = [paper.title for paper in mail_bot.listings(limit=2)]
+    runs, subscribed = [], 0
+    for due in (3, 2, 6, 4):  # settled = those before: (0, 3, 5, 11), so the fit is not singular
+        for n in range(subscribed, subscribed + due):
+            mail_bot.subscribe(
+                email=f"due{n}@example.org", interests=interests, schedule=due_schedule(size=5)
+            )
+        with counting(mail_bot) as seen:
+            results = mail_bot.run_due_digests()
+        assert len(results) == due and all(r.status == "sent" and r.items == 5 for r in results), results
+        runs.append((due, subscribed, sum(seen.values())))
+        subscribed += due
+    fit = np.linalg.solve(np.array([[1, d, s] for d, s, _ in runs[:3]], float), [c for *_, c in runs[:3]])
+    due, settled, cost = runs[3]
+    assert fit @ [1, due, settled] == pytest.approx(cost), (runs, fit)
+    assert len(smtp.received) == subscribed

@@ -69,6 +69,17 @@ def rebuild_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 # ---- in memory
+def test_vectors_returns_the_stored_vectors_of_ids_it_holds(
+    rng: np.random.Generator, db: Db, path: Path
+) -> None:
+    index = VectorIndex(path, dim=DIM, model=MODEL)
+    index.add(db.ids, db.vectors)
+    asked = np.array([db.ids[7], 99_999, db.ids[3], -5, db.ids[7] + 10_000], dtype=np.int64)
+    found, vectors = index.vectors(asked)
+    assert found.tolist() == [db.ids[7], db.ids[3]]  # unknown ids dropped, order kept
+    np.testing.assert_array_equal(vectors, db.vectors[[7, 3]])
+    found, vectors = index.vectors(np.array([], dtype=np.int64))
+    assert found.shape == (0,) and vectors.shape == (0, DIM)
 
 
 def test_search_finds_the_nearest_vectors(rng: np.random.Generator, db: Db, path: Path) -> None:
