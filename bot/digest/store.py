@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import Engine, and_, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -73,16 +73,20 @@ def claim(
             session.add(digest)
             session.flush()
             assert digest.id is not None
-            for position, pick in enumerate(picks, start=1):
-                session.add(
-                    models.DigestItem(
-                        digest_id=digest.id,
-                        listing_id=pick.listing.id,
-                        position=position,
-                        score=pick.score,
-                        reason=pick.reason,
-                        interest_id=pick.interest_id,
-                    )
+            if picks:  # one statement for all items: a digest's cost does not grow with its size
+                session.connection().execute(
+                    insert(models.DigestItem),
+                    [
+                        {
+                            "digest_id": digest.id,
+                            "listing_id": pick.listing.id,
+                            "position": position,
+                            "score": pick.score,
+                            "reason": pick.reason,
+                            "interest_id": pick.interest_id,
+                        }
+                        for position, pick in enumerate(picks, start=1)
+                    ],
                 )
             return Claim(digest.id, 1)
     except IntegrityError:

@@ -64,6 +64,18 @@ def test_sql_statements_per_digest_do_not_grow_with_subscribers(mail_bot: Paperb
         assert few[items] == many[items], (items, few, many)  # the 56th digest costs what the 2nd did
 
 
+def test_sql_statements_per_digest_do_not_grow_with_its_items(mail_bot: Paperbot, smtp: SmtpServer) -> None:
+    interests = [paper.title for paper in mail_bot.listings(limit=2)]
+    costs = []
+    for n, size in enumerate((2, 1, 3, 5)):  # the first one takes first-use work out of the way
+        schedule = due_schedule(size=size)
+        subscriber = mail_bot.subscribe(email=f"size{n}@example.org", interests=interests, schedule=schedule)
+        with counting(mail_bot) as seen:
+            [result] = mail_bot.run_subscriber_digests(subscriber_id=subscriber.id)
+        assert result.status == "sent" and result.items == size, result
+        costs.append(sum(seen.values()))
+    assert len(set(costs[1:])) == 1, costs  # 1, 3 or 5 papers: the same statements
+
 def test_ranking_a_batch_costs_the_same_queries_for_5_or_50_subscribers(mail_bot: Paperbot) -> None:
     interests = [paper.title for paper in mail_bot.listings(limit=2)]
     ids = [mail_bot.subscribe(email=f"batch{n}@example.org", interests=interests).id for n in range(50)]
