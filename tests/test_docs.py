@@ -43,3 +43,18 @@ def command_paths() -> list[str]:
 def test_every_cli_command_is_in_the_readme() -> None:
     missing = [path for path in command_paths() if f"paperbot {path}" not in README]
     assert not missing, f"document these commands in the README: {missing}"
+
+
+def test_every_test_the_readme_cites_exists() -> None:
+    """The Reliability section names a test for each guarantee: each name must be a real test."""
+    cited, current = [], None
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)", README):
+        current = path or current
+        cited.append((current, name))
+    assert len(cited) >= 30, "the README's Reliability section cites its tests as `tests/<file>.py::<name>`"
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not re.search(rf"^def {name}\(", (REPO / str(path)).read_text(), re.MULTILINE)
+    ]
+    assert not missing, f"the README cites tests that do not exist: {missing}"
