@@ -9,8 +9,10 @@ with SYNTHETIC random unit vectors (the real model would need hours for 50,000 p
 2. match: `recommend_many` for every due subscription, `bot.digests.CHUNK` at a time against one
    pool, as `run_due` does it (diagnostic: the deliver stage does this again)
 3. build: render every digest of stage 2 to a MIME message (diagnostic: nothing stored or sent)
-4. deliver: `run_due_digests`, the production path (match + claim + render + send), to an aiosmtpd
-   sink in its own process
+4. deliver (match + claim + render + send, to an aiosmtpd sink in its own process), as
+   `--deliver jobs` (default): `run_digest` once per subscription, as the scheduled job per
+   subscription in `paperbot serve` does; or `--deliver due`: one `run_due` for all of them, as
+   `paperbot digest --all-due` and the scheduler's sweep do
 
 The daily cycle is stages 1 + 4: what `paperbot serve` runs each day. Each stage reports time,
 throughput and the peak RSS so far (ru_maxrss) of the process running the cycle: model, index,
@@ -50,7 +52,7 @@ from bot.config import Settings  # noqa: E402
 from bot.digest.email import render_email  # noqa: E402
 from bot.digest.period import latest_period  # noqa: E402
 from bot.digest.store import preview_view  # noqa: E402
-from bot.digests import CHUNK  # noqa: E402
+from bot.digests import CHUNK, run_digest  # noqa: E402
 from bot.embed import Encoder, content_hash, listing_text  # noqa: E402
 from bot.links import Links  # noqa: E402
 from bot.recommend import Outcome, Request  # noqa: E402
@@ -206,6 +208,9 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=50_000)
     parser.add_argument("--day", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--deliver", choices=("jobs", "due"), default="jobs", help="see the docstring, stage 4"
+    )
     args = parser.parse_args()
     console, stages = Console(), list[dict[str, Any]]()
     port = free_port()
@@ -279,12 +284,17 @@ def main() -> None:
                     for v, s in views
                 ),
             )
-            results = stage(
-                "deliver (run_due: match + claim + render + send)",
-                "digests",
-                len(due),
-                lambda: bot.run_due_digests(now=now),
-            )
+            if args.deliver == "jobs":
+                name = "deliver (run_digest per subscription: match + claim + render + send)"
+                results = stage(
+                    name,
+                    "digests",
+                    len(due),
+                    lambda: [run_digest(bot, subscription_id=s.id, now=now) for s in due],
+                )
+            else:
+                name = "deliver (run_due: match + claim + render + send)"
+                results = stage(name, "digests", len(due), lambda: bot.run_due_digests(now=now))
             statuses: dict[str, int] = {}
             for r in results:
                 statuses[r.status] = statuses.get(r.status, 0) + 1

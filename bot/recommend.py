@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
-from sqlmodel import Session, col, select
-from threadpoolctl import threadpool_limits
+from sqlmodel import Session, col, func, select
+from threadpoolctl import ThreadpoolController
 
 from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
@@ -28,7 +29,15 @@ from profiles.scoring import Reference
 from storage import models
 from storage.index import VectorIndex, match
 
-__all__ = ["Request", "Pool", "interest_vectors", "load_profiles", "recommend_many"]
+__all__ = [
+    "Request",
+    "Pool",
+    "PoolState",
+    "pool_state",
+    "interest_vectors",
+    "load_profiles",
+    "recommend_many",
+]
 
 BACKGROUND = 300  # random listing vectors offered to the ranker as negatives and as the reference
 PER_QUERY = 200  # nearest listings taken per query vector (interest, seed paper or liked paper)
@@ -67,11 +76,31 @@ def _vectors(
 
 
 @dataclass(frozen=True)
+class PoolState:
+    """What a pool was loaded from, cheap to read again: equal states mean the pool is still current."""
+
+    listings: int
+    last_id: int | None
+    last_seen: datetime | None  # every ingest that sees a listing again (new version, upvotes) moves it
+    vectors: int  # embedding lags storing: a listing without a vector yet is not in the pool
+
+
+def pool_state(session: Session, model: str, since: datetime | None) -> PoolState:
+    query = select(func.count(), func.max(models.Listing.id), func.max(models.Listing.last_seen))
+    if since is not None:
+        query = query.where(col(models.Listing.first_seen) >= since)
+    listings, last_id, last_seen = session.exec(query).one()
+    vectors = session.exec(select(func.count()).where(models.Embedding.model == model)).one()
+    return PoolState(listings, last_id, last_seen, vectors)
+
+
+@dataclass(frozen=True)
 class Pool:
     """What a run ranks from, loaded once: every listing first seen since the earliest window asked
     for (sorted by id, with vectors), and the random background papers scores are measured against."""
 
     since: datetime | None  # the earliest window it serves
+    state: PoolState
     ids: np.ndarray  # (n,) int64, ascending
     vectors: np.ndarray  # (n, dim) float32
     first_seen: np.ndarray  # (n,) datetime64[us], UTC
@@ -83,6 +112,7 @@ class Pool:
     def load(
         cls, session: Session, index: VectorIndex, model: str, since: datetime | None, *, seed: int = 0
     ) -> Pool:
+        state = pool_state(session, model, since)
         query = select(models.Listing).order_by(col(models.Listing.id))
         if since is not None:
             query = query.where(col(models.Listing.first_seen) >= since)
@@ -97,6 +127,7 @@ class Pool:
         listings = [rows[i] for i in ids.tolist()]
         return cls(
             since=since,
+            state=state,
             ids=ids,
             vectors=vectors,
             first_seen=np.array([_ns(listing.first_seen) for listing in listings], dtype="datetime64[us]"),
@@ -108,6 +139,10 @@ class Pool:
                 unit(background.reshape(-1, index.dim)), DEFAULT_PARAMS.hub_k, ids, vectors
             ),
         )
+
+    def covers(self, since: datetime | None) -> bool:
+        """Does this pool hold every listing first seen since `since`?"""
+        return self.since is None or (since is not None and since >= self.since)
 
     def window(self, since: datetime | None) -> np.ndarray:
         """Positions of the listings first seen at or after `since`."""
@@ -279,11 +314,17 @@ def recommend_many(
         )
     # Ranking is many small matrix products: one BLAS thread each is several times faster than
     # threads waking up for every one of them (and the searches above are already done).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         for n, candidates in found.items():
             request = requests[n]
             outcomes[n] = _ranked(request, profiles[request.subscriber_id], candidates, pool, now, min_score)
     return outcomes
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The loaded BLAS libraries, found once: finding them reads /proc/self/maps (3 ms a call)."""
+    return ThreadpoolController()
 
 
 def _search(

@@ -6,6 +6,7 @@ Methods are keyword-only, take ids or plain values, and return frozen records fr
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -93,6 +94,8 @@ class Paperbot:
         self._http = http
         self._sleep = sleep
         self._fetch_timeout = fetch_timeout
+        self._pool_cache: Pool | None = None
+        self._pool_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -454,9 +457,21 @@ class Paperbot:
             return self._pool(session, since)
 
     def _pool(self, session: Session, since: datetime | None) -> Pool:
-        from bot.recommend import Pool
+        """A pool covering `since`: the last one loaded while none of its listings changed, else a
+        fresh one. `paperbot serve` runs one scheduled job per subscription; without this, each job
+        would load the same day's listings again (2 small queries to check instead of thousands of rows)."""
+        from bot.recommend import Pool, pool_state
 
-        return Pool.load(session, self.index, self.settings.model, since)
+        with self._pool_lock:  # scheduled jobs run in threads: one loads, the others wait and reuse it
+            cached = self._pool_cache
+            if (
+                cached
+                and cached.covers(since)
+                and cached.state == pool_state(session, self.settings.model, cached.since)
+            ):
+                return cached
+            self._pool_cache = Pool.load(session, self.index, self.settings.model, since)
+            return self._pool_cache
 
     def record_feedback(
         self,

@@ -8,15 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
 from bot.recommend import Request
 from bot.records import Recommendation
-from bot.service import Paperbot
+from bot.service import Paperbot, sample_feed_path
 from storage import models
 from storage.db import session_scope
+from storage.index import VectorIndex
 from tests.factories import make_bot
 
 INTEREST = "equivariant neural networks"
@@ -131,17 +133,16 @@ def test_repeated_votes_are_idempotent_and_the_last_one_wins(sample_bot: Paperbo
     assert sample_bot.subscriber(subscriber_id=view.id).votes == {"down": 1}
 
 
-def test_missing_or_corrupt_index_is_rebuilt(sample_bot: Paperbot) -> None:
+def test_missing_or_corrupt_index_is_rebuilt(sample_bot: Paperbot, encoder: Encoder) -> None:
     view = sample_bot.subscribe(email="g@example.org", interests=[INTEREST])
     expected = [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)]
     path = sample_bot.settings.index_path
-    sample_bot.__dict__.pop("index", None)
-    path.write_bytes(b"not a faiss index")
-    assert [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)] == expected
-    sample_bot.__dict__.pop("index", None)
-    path.unlink()
-    assert [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id)] == expected
-    assert path.exists()
+    for damage in (lambda: path.write_bytes(b"not a faiss index"), path.unlink):
+        damage()
+        fresh = make_bot(sample_bot.settings.data_dir, encoder=encoder)  # the next process to start
+        assert [i.listing.id for i in fresh.recommend(subscriber_id=view.id)] == expected
+        fresh.close()
+        assert VectorIndex._load(path, dim=encoder.dim, model=encoder.model_name).state.count == 321
 
 
 def test_a_batch_ranks_each_subscriber_as_a_request_of_its_own_would(sample_bot: Paperbot) -> None:
@@ -176,7 +177,8 @@ def test_a_batch_ranks_each_subscriber_as_a_request_of_its_own_would(sample_bot:
 def test_papers_ingested_by_another_process_are_recommended(
     sample_bot: Paperbot, feeds_dir: Path, encoder: Encoder
 ) -> None:
-    assert len(sample_bot.index)  # this process has its index in memory now
+    reader = sample_bot.subscribe(email="l@example.org", interests=["transformer language models"])
+    sample_bot.recommend(subscriber_id=reader.id)  # this process now has the index and a pool cached
     before = {x.id for x in sample_bot.listings()}
     other = make_bot(sample_bot.settings.data_dir, encoder=encoder)  # like `paperbot ingest` elsewhere
     other.ingest(sources=[str(feeds_dir / "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml")])
@@ -186,8 +188,35 @@ def test_papers_ingested_by_another_process_are_recommended(
     new_ids = np.array([x.id for x in new], dtype=np.int64)
     assert not len(sample_bot.index.vectors(new_ids)[0])  # our index has not seen them
 
-    view = sample_bot.subscribe(email="l@example.org", interests=[new[0].title])
-    items = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    sample_bot.add_interest(subscriber_id=reader.id, text=new[0].title)
+    items = sample_bot.recommend(subscriber_id=reader.id, limit=10)
 
     assert items[0].listing.id == new[0].id
     assert len(sample_bot.index.vectors(new_ids)[0]) == 5  # and the index took them in
+
+
+def test_scheduled_digests_reuse_the_loaded_listings_until_they_change(
+    sample_bot: Paperbot, tmp_path: Path
+) -> None:
+    reader = sample_bot.subscribe(email="m@example.org", interests=[INTEREST]).id
+    since = models.utcnow() - timedelta(days=7)
+
+    def listing_reads() -> int:
+        """Full reads of the listing table (what loading the candidate pool costs) in one recommend."""
+        reads = []
+        listen = lambda *args: reads.append(" ".join(args[2].split()))  # noqa: E731
+        event.listen(sample_bot.engine, "before_cursor_execute", listen)
+        try:
+            sample_bot.recommend(subscriber_id=reader, since=since)
+        finally:
+            event.remove(sample_bot.engine, "before_cursor_execute", listen)
+        return sum(r.startswith("SELECT listing.id, listing.canonical_id") for r in reads)
+
+    assert listing_reads() == 1
+    assert listing_reads() == 0  # nothing changed: the pool is reused
+    sample_bot.record_feedback(subscriber_id=reader, listing_id=1, vote="up")
+    assert listing_reads() == 0  # votes change profiles, not the pool
+    again = tmp_path / "again.atom"  # a new file: parsed, every paper seen again
+    again.write_bytes(sample_feed_path().read_bytes())
+    assert sample_bot.ingest(sources=[str(again)]).totals["duplicate"] == 321
+    assert listing_reads() == 1
