@@ -27,7 +27,6 @@ from datetime import datetime
 from functools import partial
 
 from bot.deliver import Batch
-from bot.deliver.email import SmtpSender
 from bot.deliver.outbox import write_outbox
 from bot.digest import store
 from bot.digest.email import render_email
@@ -74,8 +73,7 @@ def email_channel(view: DigestView, subscription: SubscriptionView, batch: Batch
     message = render_email(
         view, subscription=subscription, settings=batch.settings, now=batch.now, links=_links(batch)
     )
-    smtp = batch.shared("smtp", lambda: SmtpSender(batch.settings, sleep=batch.sleep))
-    return smtp.send(message)
+    return batch.bot.smtp.send(message, sleep=batch.sleep)
 
 
 def outbox_channel(view: DigestView, subscription: SubscriptionView, batch: Batch) -> str:
@@ -235,9 +233,9 @@ def run_for_subscriber(
 def run_due(
     bot: Paperbot, *, now: datetime, sleep: Callable[[float], None] = time.sleep
 ) -> list[DigestResult]:
-    """Deliver every active subscription's latest period that has no outcome yet; one SMTP
-    connection serves the whole batch. Papers are ranked CHUNK subscriptions at a time against one
-    pool of listings loaded for the run. A digest that crashes is logged and left for the next run."""
+    """Deliver every active subscription's latest period that has no outcome yet. Papers are ranked
+    CHUNK subscriptions at a time against one pool of listings loaded for the run. A digest that
+    crashes is logged and left for the next run."""
     due = []
     for subscription in bot.subscriptions(active_only=True):
         period = latest_period(subscription, now=now)

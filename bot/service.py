@@ -55,6 +55,7 @@ from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
+    from bot.deliver.email import SmtpSender
     from bot.recommend import Outcome, Pool, Request
 
 __all__ = ["Paperbot", "sample_feed_path"]
@@ -98,7 +99,16 @@ class Paperbot:
         self._pool_lock = threading.Lock()
 
     def close(self) -> None:
+        if "smtp" in self.__dict__:
+            self.smtp.close()
         self.engine.dispose()
+
+    @cached_property
+    def smtp(self) -> SmtpSender:
+        """The SMTP connection every digest of this process shares (see `SmtpSender`)."""
+        from bot.deliver.email import SmtpSender
+
+        return SmtpSender(self.settings, sleep=self._sleep)
 
     # ---- vectors ---------------------------------------------------------------------------
 

@@ -269,3 +269,18 @@ def test_channels_are_a_dispatch_table(bot: Paperbot, monkeypatch: pytest.Monkey
     monkeypatch.setitem(CHANNELS, "email", "bot.nowhere:deliver")
     failed = run_digest(bot, subscription_id=sub.id, now=MONDAY + timedelta(days=1))  # the quiet-day note
     assert failed.status == "failed" and "email channel is not available" in (failed.error or "")
+
+
+def test_digest_jobs_share_one_smtp_connection_and_reopen_it_after_idling(
+    bot: Paperbot, smtp: SmtpServer
+) -> None:
+    """`paperbot serve` runs one job per subscription: they must not open a connection each."""
+    first = [subscribe(bot, f"early{n}@example.org").subscriptions[0].id for n in range(3)]
+    for subscription_id in first:
+        assert run_digest(bot, subscription_id=subscription_id, now=MONDAY, sleep=no_sleep).status == "sent"
+    assert len({r.peer for r in smtp.received}) == 1  # three jobs, one connection
+    bot.smtp.idle_timeout = 0.0  # from now on every connection counts as idle for too long
+    later = [subscribe(bot, f"late{n}@example.org").subscriptions[0].id for n in range(2)]
+    for subscription_id in later:
+        assert run_digest(bot, subscription_id=subscription_id, now=MONDAY, sleep=no_sleep).status == "sent"
+    assert len(smtp.received) == 5 and len({r.peer for r in smtp.received}) == 3  # reopened each time

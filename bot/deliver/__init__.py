@@ -2,7 +2,8 @@
 
 Senders only send; rendering lives in `bot.digest`. A `Batch` carries what one run shares between
 digests (settings, the clock, the sleep used for backoff, and open connections), so a run over many
-subscriptions reuses one SMTP connection or one Slack client.
+subscriptions reuses one Slack client. SMTP goes further: one connection per process
+(`Paperbot.smtp`), shared by every run, since `paperbot serve` runs one job per subscription.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -57,7 +58,12 @@ def classify(exc: Exception, *, host: str) -> DeliveryError:
 
 
 class SmtpSender:
-    """Sends messages through the configured SMTP server, reusing one connection."""
+    """Sends messages through the configured SMTP server, reusing one connection.
+
+    Thread-safe: `paperbot serve` shares one sender between the scheduled digest jobs, which run in
+    threads, so 10,000 digests due at 08:00 need one connection, not 10,000. A connection idle for
+    longer than `idle_timeout` is closed before the next send rather than trusted.
+    """
 
     def __init__(
         self,
@@ -67,6 +73,7 @@ class SmtpSender:
         attempts: int = 4,
         backoff: float = 2.0,
         timeout: float = 30.0,
+        idle_timeout: float = 60.0,
     ) -> None:
         if not settings.smtp_host:
             raise DeliveryError("no SMTP server configured: set PAPERBOT_SMTP_HOST (or use the outbox)")
@@ -76,7 +83,10 @@ class SmtpSender:
         self.attempts = attempts
         self.backoff = backoff
         self.timeout = timeout
+        self.idle_timeout = idle_timeout
         self._conn: smtplib.SMTP | None = None
+        self._used = 0.0  # time.monotonic() of the last send on this connection
+        self._lock = threading.RLock()
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -107,7 +117,8 @@ class SmtpSender:
         return conn
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
+        with self._lock:
+            conn, self._conn = self._conn, None
         if conn is None:
             return
         try:
@@ -115,8 +126,17 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError):
             conn.close()
 
-    def send(self, message: EmailMessage) -> str:
-        """Deliver `message`; returns its Message-ID. Raises DeliveryError / TemporaryDeliveryError."""
+    def send(self, message: EmailMessage, *, sleep: Callable[[float], None] | None = None) -> str:
+        """Deliver `message`; returns its Message-ID. Raises DeliveryError / TemporaryDeliveryError.
+        `sleep` waits between retries (default: the sender's own)."""
+        with self._lock:
+            if self._conn is not None and time.monotonic() - self._used > self.idle_timeout:
+                self.close()
+            sent = self._send(message, sleep or self._sleep)
+            self._used = time.monotonic()
+            return sent
+
+    def _send(self, message: EmailMessage, sleep: Callable[[float], None]) -> str:
         attempt = 0
         while True:
             reused = self._conn is not None
@@ -139,4 +159,4 @@ class SmtpSender:
                     ) from exc
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.warning("%s; retrying in %.0f s", error.message, delay)
-                self._sleep(delay)
+                sleep(delay)
