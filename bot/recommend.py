@@ -33,7 +33,6 @@ __all__ = [
     "Request",
     "Pool",
     "PoolState",
-    "pool_state",
     "interest_vectors",
     "load_profiles",
     "recommend_many",
@@ -82,16 +81,15 @@ class PoolState:
     listings: int
     last_id: int | None
     last_seen: datetime | None  # every ingest that sees a listing again (new version, upvotes) moves it
-    vectors: int  # embedding lags storing: a listing without a vector yet is not in the pool
 
 
-def pool_state(session: Session, model: str, since: datetime | None) -> PoolState:
+def _pool_state(session: Session, since: datetime | None) -> PoolState:
+    """One query over the window's rows (the first_seen index finds them)."""
     query = select(func.count(), func.max(models.Listing.id), func.max(models.Listing.last_seen))
     if since is not None:
         query = query.where(col(models.Listing.first_seen) >= since)
     listings, last_id, last_seen = session.exec(query).one()
-    vectors = session.exec(select(func.count()).where(models.Embedding.model == model)).one()
-    return PoolState(listings, last_id, last_seen, vectors)
+    return PoolState(listings, last_id, last_seen)
 
 
 @dataclass(frozen=True)
@@ -101,6 +99,7 @@ class Pool:
 
     since: datetime | None  # the earliest window it serves
     state: PoolState
+    complete: bool  # every listing had a vector (embedding lags storing: one without is left out)
     ids: np.ndarray  # (n,) int64, ascending
     vectors: np.ndarray  # (n, dim) float32
     first_seen: np.ndarray  # (n,) datetime64[us], UTC
@@ -112,7 +111,7 @@ class Pool:
     def load(
         cls, session: Session, index: VectorIndex, model: str, since: datetime | None, *, seed: int = 0
     ) -> Pool:
-        state = pool_state(session, model, since)
+        state = _pool_state(session, since)
         query = select(models.Listing).order_by(col(models.Listing.id))
         if since is not None:
             query = query.where(col(models.Listing.first_seen) >= since)
@@ -128,6 +127,7 @@ class Pool:
         return cls(
             since=since,
             state=state,
+            complete=len(ids) == len(rows),
             ids=ids,
             vectors=vectors,
             first_seen=np.array([_ns(listing.first_seen) for listing in listings], dtype="datetime64[us]"),
@@ -140,9 +140,11 @@ class Pool:
             ),
         )
 
-    def covers(self, since: datetime | None) -> bool:
-        """Does this pool hold every listing first seen since `since`?"""
-        return self.since is None or (since is not None and since >= self.since)
+    def serves(self, session: Session, since: datetime | None) -> bool:
+        """Can this pool still rank papers first seen since `since`: does its window include that one,
+        and have none of its listings been added, changed or embedded since it was loaded?"""
+        covers = self.since is None or (since is not None and since >= self.since)
+        return covers and self.complete and _pool_state(session, self.since) == self.state
 
     def window(self, since: datetime | None) -> np.ndarray:
         """Positions of the listings first seen at or after `since`."""

@@ -469,17 +469,12 @@ class Paperbot:
     def _pool(self, session: Session, since: datetime | None) -> Pool:
         """A pool covering `since`: the last one loaded while none of its listings changed, else a
         fresh one. `paperbot serve` runs one scheduled job per subscription; without this, each job
-        would load the same day's listings again (2 small queries to check instead of thousands of rows)."""
-        from bot.recommend import Pool, pool_state
+        would load the same day's listings again (one small query to check instead of thousands of rows)."""
+        from bot.recommend import Pool
 
         with self._pool_lock:  # scheduled jobs run in threads: one loads, the others wait and reuse it
-            cached = self._pool_cache
-            if (
-                cached
-                and cached.covers(since)
-                and cached.state == pool_state(session, self.settings.model, cached.since)
-            ):
-                return cached
+            if self._pool_cache and self._pool_cache.serves(session, since):
+                return self._pool_cache
             self._pool_cache = Pool.load(session, self.index, self.settings.model, since)
             return self._pool_cache
 

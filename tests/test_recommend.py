@@ -220,3 +220,18 @@ def test_scheduled_digests_reuse_the_loaded_listings_until_they_change(
     again.write_bytes(sample_feed_path().read_bytes())
     assert sample_bot.ingest(sources=[str(again)]).totals["duplicate"] == 321
     assert listing_reads() == 1
+
+
+def test_papers_stored_before_their_vectors_are_recommended_once_embedded(
+    sample_bot: Paperbot, feeds_dir: Path
+) -> None:
+    feed = str(feeds_dir / "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml")
+    before = {x.id for x in sample_bot.listings()}
+    sample_bot.ingest(sources=[feed], embed=False)  # stored, not embedded yet (an ingest cut short)
+    new = next(x for x in sample_bot.listings() if x.id not in before)
+    reader = sample_bot.subscribe(email="n@example.org", interests=[new.title]).id
+    assert new.id not in [i.listing.id for i in sample_bot.recommend(subscriber_id=reader)]
+
+    assert sample_bot.ingest(sources=[feed]).embedded == 5  # the next ingest embeds them
+
+    assert sample_bot.recommend(subscriber_id=reader)[0].listing.id == new.id
