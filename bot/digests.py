@@ -33,7 +33,7 @@ from bot.digest.email import render_email
 from bot.digest.period import Period, latest_period
 from bot.errors import DeliveryError, InvalidInput, TemporaryDeliveryError
 from bot.links import Links
-from bot.recommend import Outcome, Request
+from bot.recommend import Outcome, Pool, Request
 from bot.records import DigestResult, DigestView, Recommendation, SubscriptionView
 from bot.service import Paperbot
 
@@ -230,6 +230,21 @@ def run_for_subscriber(
         return [_run(bot, s, batch, dry_run=dry_run) for s in subscriptions if s.active]
 
 
+def _rank_together(
+    bot: Paperbot, due: list[tuple[SubscriptionView, Period]], *, now: datetime, pool: Pool | None
+) -> dict[int, Outcome]:
+    """Rankings by subscription id for a chunk; empty if ranking them together fails, so that each
+    digest ranks on its own and a crash stays with the one digest that causes it."""
+    if not due:
+        return {}
+    try:
+        outcomes = bot.recommend_many([_request(s, p) for s, p in due], now=now, pool=pool)
+    except Exception:
+        log.exception("ranking %d subscriptions together failed; ranking them one by one", len(due))
+        return {}
+    return {s.id: outcome for (s, _), outcome in zip(due, outcomes, strict=True)}
+
+
 def run_due(
     bot: Paperbot, *, now: datetime, sleep: Callable[[float], None] = time.sleep
 ) -> list[DigestResult]:
@@ -249,10 +264,7 @@ def run_due(
         for start in range(0, len(due), CHUNK):
             chunk = due[start : start + CHUNK]
             fresh = [(s, p) for s, p, is_fresh in chunk if is_fresh]
-            outcomes = (
-                bot.recommend_many([_request(s, p) for s, p in fresh], now=now, pool=pool) if fresh else []
-            )
-            matched = {s.id: outcome for (s, _), outcome in zip(fresh, outcomes, strict=True)}
+            matched = _rank_together(bot, fresh, now=now, pool=pool)
             for subscription, period, _ in chunk:
                 try:
                     results.append(
