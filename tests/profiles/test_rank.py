@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from profiles.model import Interest, Profile
-from profiles.rank import DEFAULT_MIN_SCORE, Candidate, RankedItem, query_vectors, rank
+from profiles.model import Interest, Profile, unit
+from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, RankedItem, query_vectors, rank
+from profiles.scoring import Reference
 from tests.profiles.synth import NOW, World, near
 
 
@@ -166,3 +167,26 @@ def test_no_candidates_or_zero_limit_gives_an_empty_digest() -> None:
     profile = Profile(interests=(world.interest(1, topic=0),))
     assert rank(profile, [], now=NOW) == []
     assert rank(profile, [world.candidate(0)], now=NOW, limit=0) == []
+
+
+def test_a_reference_computed_once_ranks_exactly_as_the_raw_background() -> None:
+    world = World(seed=5)
+    liked = world.candidate(2)
+    profile = Profile(
+        interests=(world.interest(1, topic=0), world.interest(2, topic=1, seeds=3)),
+        votes=(world.vote(liked, +1), world.vote(world.candidate(0), -1)),
+    )
+    day = [world.candidate(t % 4) for t in range(40)]
+    background = world.background()
+    known = day[:30]  # the other ten are candidates the reference has not seen: computed on the spot
+    reference = Reference.of(
+        unit(background),
+        DEFAULT_PARAMS.hub_k,
+        np.array([c.listing_id for c in known]),
+        unit(np.stack([c.vector for c in known])),
+    )
+    for min_score in (None, DEFAULT_MIN_SCORE):
+        raw = rank(profile, day, now=NOW, background=background, min_score=min_score)
+        cached = rank(profile, day, now=NOW, background=reference, min_score=min_score)
+        assert ids(cached) == ids(raw) and ids(raw)
+        assert [i.score for i in cached] == pytest.approx([i.score for i in raw], rel=1e-5)  # float32
