@@ -55,7 +55,8 @@ from bot.digest.store import preview_view  # noqa: E402
 from bot.digests import CHUNK, run_digest  # noqa: E402
 from bot.embed import Encoder, content_hash, listing_text  # noqa: E402
 from bot.links import Links  # noqa: E402
-from bot.recommend import Outcome, Request  # noqa: E402
+from bot.recommend import Outcome  # noqa: E402
+from bot.records import MatchRequest  # noqa: E402
 from bot.service import Paperbot, sample_feed_path  # noqa: E402
 from bot.sources import parse  # noqa: E402
 from storage import models  # noqa: E402
@@ -257,7 +258,8 @@ def main() -> None:
             now = datetime.now(UTC)
             periods = [latest_period(s, now=now) for s in due]
             requests = [
-                Request(s.subscriber_id, p.start, s.digest_size) for s, p in zip(due, periods, strict=True)
+                MatchRequest(s.subscriber_id, p.start, s.digest_size)
+                for s, p in zip(due, periods, strict=True)
             ]
 
             def match() -> list[Outcome]:

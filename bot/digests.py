@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.deliver import Batch
 from bot.deliver.outbox import write_outbox
@@ -33,9 +34,11 @@ from bot.digest.email import render_email
 from bot.digest.period import Period, latest_period
 from bot.errors import DeliveryError, InvalidInput, TemporaryDeliveryError
 from bot.links import Links
-from bot.recommend import Outcome, Pool, Request
-from bot.records import DigestResult, DigestView, Recommendation, SubscriptionView
+from bot.records import DigestResult, DigestView, MatchRequest, Recommendation, SubscriptionView
 from bot.service import Paperbot
+
+if TYPE_CHECKING:  # bot.recommend loads scikit-learn: only where ranking happens
+    from bot.recommend import Outcome, Pool
 
 __all__ = [
     "Channel",
@@ -104,8 +107,8 @@ def _channel(name: str) -> Channel:
     return entry
 
 
-def _request(subscription: SubscriptionView, period: Period) -> Request:
-    return Request(subscription.subscriber_id, period.start, subscription.digest_size)
+def _request(subscription: SubscriptionView, period: Period) -> MatchRequest:
+    return MatchRequest(subscription.subscriber_id, period.start, subscription.digest_size)
 
 
 def _picks(

@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 
 from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
-from bot.records import ListingView, Recommendation
+from bot.records import ListingView, MatchRequest, Recommendation
 from bot.vectors import listing_vectors
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
@@ -30,7 +30,6 @@ from storage import models
 from storage.index import VectorIndex, match
 
 __all__ = [
-    "Request",
     "Pool",
     "PoolState",
     "interest_vectors",
@@ -43,15 +42,6 @@ PER_QUERY = 200  # nearest listings taken per query vector (interest, seed paper
 VOTE_VALUE = {"up": 1, "save": 1, "down": -1}
 
 Outcome = list[Recommendation] | InvalidInput  # InvalidInput: nothing to match (or no such subscriber)
-
-
-@dataclass(frozen=True)
-class Request:
-    """Rank papers first seen since `since` (None: ever) for one subscriber, at most `limit`."""
-
-    subscriber_id: int
-    since: datetime | None
-    limit: int = 10
 
 
 def _ns(when: datetime) -> np.datetime64:
@@ -283,7 +273,7 @@ def _no_match(subscriber_id: int, profiles: dict[int, Profile]) -> InvalidInput 
 
 def recommend_many(
     session: Session,
-    requests: Sequence[Request],
+    requests: Sequence[MatchRequest],
     *,
     pool: Pool,
     encoder: Encoder,
@@ -356,7 +346,7 @@ def _candidates(pool: Pool, rows: np.ndarray, hidden: set[int], per_query: int) 
 
 
 def _ranked(
-    request: Request,
+    request: MatchRequest,
     profile: Profile,
     candidates: list[Candidate],
     pool: Pool,

@@ -162,6 +162,15 @@ class SubscriberView:
 
 
 @dataclass(frozen=True)
+class MatchRequest:
+    """Rank papers first seen since `since` (None: ever) for one subscriber, at most `limit`."""
+
+    subscriber_id: int
+    since: datetime | None
+    limit: int = 10
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """One ranked paper for a subscriber, with why it was picked."""
 

@@ -34,6 +34,7 @@ from bot.records import (
     IngestReport,
     InterestView,
     ListingView,
+    MatchRequest,
     Recommendation,
     SourceReport,
     SourceView,
@@ -56,7 +57,7 @@ from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
     from bot.deliver.email import SmtpSender
-    from bot.recommend import Outcome, Pool, Request
+    from bot.recommend import Outcome, Pool
 
 __all__ = ["Paperbot", "sample_feed_path"]
 
@@ -426,18 +427,18 @@ class Paperbot:
     ) -> list[Recommendation]:
         """Ranked papers for a subscriber with reasons; nothing is delivered or marked as shown.
         `since` bounds when papers were first seen (default: the last 7 days)."""
-        from bot.recommend import Request
-
         now = now or models.utcnow()
         since = since if since is not None else now - timedelta(days=7)
-        [outcome] = self.recommend_many([Request(subscriber_id, since, limit)], now=now, min_score=min_score)
+        [outcome] = self.recommend_many(
+            [MatchRequest(subscriber_id, since, limit)], now=now, min_score=min_score
+        )
         if isinstance(outcome, InvalidInput):
             raise outcome
         return outcome
 
     def recommend_many(
         self,
-        requests: Sequence[Request],
+        requests: Sequence[MatchRequest],
         *,
         now: datetime,
         min_score: float | None = None,

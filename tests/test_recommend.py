@@ -13,8 +13,7 @@ from sqlmodel import func, select
 
 from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
-from bot.recommend import Request
-from bot.records import Recommendation
+from bot.records import MatchRequest, Recommendation
 from bot.service import Paperbot, sample_feed_path
 from storage import models
 from storage.db import session_scope
@@ -157,7 +156,7 @@ def test_a_batch_ranks_each_subscriber_as_a_request_of_its_own_would(sample_bot:
     empty = sample_bot.subscribe(email="k@example.org").id
     now = models.utcnow()
     since = now - timedelta(days=7)
-    requests = [Request(s, since, 5) for s in (one, two, voter, empty, 999)]
+    requests = [MatchRequest(s, since, 5) for s in (one, two, voter, empty, 999)]
 
     outcomes = sample_bot.recommend_many(requests, now=now)
 

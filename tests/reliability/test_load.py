@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 
-from bot.recommend import Request
+from bot.records import MatchRequest
 from bot.service import Paperbot
 from tests.slack.helpers import due_schedule
 from tests.smtp import SmtpServer
@@ -89,7 +89,7 @@ def test_ranking_a_batch_costs_the_same_queries_for_5_or_50_subscribers(mail_bot
     def statements(subscribers: list[int]) -> int:
         with counting(mail_bot) as seen:
             outcomes = mail_bot.recommend_many(
-                [Request(s, now - timedelta(days=7), 5) for s in subscribers], now=now, pool=pool
+                [MatchRequest(s, now - timedelta(days=7), 5) for s in subscribers], now=now, pool=pool
             )
         assert all(isinstance(o, list) and o for o in outcomes), outcomes
         return sum(seen.values())
