@@ -189,8 +189,9 @@ def run_eval(
     # threads fighting over two cores.
     with threadpool_limits(limits=1):
         ours = paperbot_methods(vectors, data.titles)
-        theirs = baseline_methods(vectors, tfidf_features(data.texts), seed=seed)
-        everything: list[Method] = [*ours, *theirs, *reference_methods(vectors, cases)]
+        tfidf = tfidf_features(data.texts)
+        theirs = baseline_methods(vectors, tfidf, seed=seed)
+        everything: list[Method] = [*ours, *theirs, *reference_methods(vectors, tfidf, rows, cases)]
         runs = evaluate(
             everything, cases, shown=settings.shown, seed=seed, clock=time.perf_counter, progress=progress
         )

@@ -18,7 +18,7 @@ from profiles.metrics import MethodResult, summarise
 from profiles.model import Profile, Vote, interests_from_papers
 from profiles.protocol import History, Method, UserCase, UserResult, simulate
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, rank
-from profiles.references import PerfectOrder, WholeLibrary
+from profiles.references import AllLabels, PerfectOrder, WholeLibrary
 from profiles.scoring import Params
 
 __all__ = [
@@ -102,10 +102,17 @@ def baseline_methods(vectors: np.ndarray, tfidf: sparse.csr_matrix, *, seed: int
     ]
 
 
-def reference_methods(vectors: np.ndarray, cases: Sequence[UserCase]) -> list[Method]:
-    """Bounds for the table (profiles.references): they know each user's whole library."""
+def reference_methods(
+    vectors: np.ndarray, tfidf: sparse.csr_matrix, rows: Sequence[int], cases: Sequence[UserCase]
+) -> list[Method]:
+    """Bounds for the table (profiles.references): they know each user's whole library. `rows`: the
+    corpus papers that have vectors."""
     libraries = {case.user: case.library for case in cases}
-    return [PerfectOrder(libraries), WholeLibrary(vectors, libraries)]
+    return [
+        PerfectOrder(libraries),
+        WholeLibrary(vectors, libraries),
+        AllLabels(vectors, tfidf, np.asarray(rows, dtype=np.int64), libraries),
+    ]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["Params", "Reference", "Scores", "closeness", "score_candidates", "UNRELATED", "CLOSE"]
+__all__ = [
+    "Params",
+    "Reference",
+    "Scores",
+    "closeness",
+    "score_candidates",
+    "standardise",
+    "UNRELATED",
+    "CLOSE",
+]
 
 # all-MiniLM-L6-v2 cosines between CiteULike papers: random pairs have a median of 0.08 and a 99th
 # percentile of 0.48; a paper and one it cites have a median of 0.53; near duplicates exceed 0.8.
@@ -105,8 +114,8 @@ class Reference:
         return both
 
 
-def _standardise(values: np.ndarray, n: int) -> np.ndarray:
-    """Scale so that the reference rows values[n:] have mean 0 and std 1."""
+def standardise(values: np.ndarray, n: int = 0) -> np.ndarray:
+    """Scale so that the reference rows values[n:] (all of them by default) have mean 0 and std 1."""
     ref = values[n:]
     scaled: np.ndarray = (values - ref.mean()) / max(float(ref.std()), 1e-6)
     return scaled
@@ -148,7 +157,7 @@ def _interest_match(csls: np.ndarray, groups: np.ndarray, k: int, n: int) -> tup
     so that an interest of one text query and one of fifty papers speak the same unit. Returns the
     best interest's value per row and, per row, the best anchor inside that interest."""
     labels = np.unique(groups)
-    per_group = np.stack([_standardise(_topk_mean(csls[:, groups == g], k), n) for g in labels], axis=1)
+    per_group = np.stack([standardise(_topk_mean(csls[:, groups == g], k), n) for g in labels], axis=1)
     best_group = labels[np.argmax(per_group, axis=1)]
     inside = np.where(groups[None, :] == best_group[:, None], csls, -np.inf)
     return per_group.max(axis=1), np.argmax(inside, axis=1)
@@ -175,11 +184,11 @@ def score_candidates(
     hub_a = _hubness(anchors, background, params.hub_k, self_from=None)
     csls = 2.0 * (x @ anchors.T) - hub_x[:, None] - hub_a[None, :]
     match, best_anchor = _interest_match(csls, groups, params.k, n)
-    overall = _standardise(_topk_mean(csls, params.k), n)
-    raw = _standardise((1.0 - params.per_interest) * overall + params.per_interest * match, n)
+    overall = standardise(_topk_mean(csls, params.k), n)
+    raw = standardise((1.0 - params.per_interest) * overall + params.per_interest * match, n)
     if n_votes:
         learned = _learned(x, anchors, anchor_weights, negatives, negative_weights, background, params.c)
         share = n_votes / (n_votes + params.prior_votes)
-        raw = (1.0 - share) * raw + share * _standardise(learned, n)
+        raw = (1.0 - share) * raw + share * standardise(learned, n)
     raw = raw - params.repel * _repulsion(x, negatives, params.repel_from, params.repel_full)
-    return Scores(score=_standardise(raw, n)[:n], best_anchor=best_anchor[:n])
+    return Scores(score=standardise(raw, n)[:n], best_anchor=best_anchor[:n])

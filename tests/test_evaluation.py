@@ -56,7 +56,7 @@ def test_a_small_run_reports_every_method_and_reuses_its_vectors(
     assert report.users == 3 and report.split == "test"
     names = [m.name for m in (*report.paperbot, *report.baselines, *report.references)]
     assert names[0] == "paperbot" and "logistic regression" in names and "arxiv-sanity-lite" in names
-    assert len(names) == 9 and "embedding" in stages
+    assert len(names) == 10 and "embedding" in stages
     perfect = report.references[0]
     for m in (*report.paperbot, *report.baselines):
         for metric in (m.precision_day1, m.precision_all, m.precision_warm, m.ndcg10, m.mrr):
