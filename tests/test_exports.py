@@ -1,4 +1,5 @@
-"""Every public module of bot.sources and bot.fetch declares exactly its public surface in __all__."""
+"""Every public module of profiles, bot.sources, bot.fetch and bot.evaluation declares exactly its
+public surface in __all__."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from types import ModuleType
 import pytest
 
 import bot.sources
+import profiles
 
-MODULES = [f"bot.sources.{info.name}" for info in pkgutil.iter_modules(bot.sources.__path__)] + [
-    "bot.sources",
-    "bot.fetch",
-]
+
+def _modules(package: ModuleType) -> list[str]:
+    return [package.__name__] + [
+        f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+    ]
+
+
+MODULES = [*_modules(profiles), *_modules(bot.sources), "bot.fetch", "bot.evaluation"]
 
 
 def defined_here(module: ModuleType) -> set[str]:
