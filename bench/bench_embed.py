@@ -6,6 +6,7 @@ Texts: the 321 distinct real papers in ../shared/data/seed-papers.json, as "titl
   raw ST.encode             SentenceTransformer(<bundled model>).encode(texts), library defaults
   Encoder.encode            bot.embed.Encoder().encode(texts): one call (batch 64, normalised)
   ingest (64/call)          Encoder.encode per bot.vectors.BATCH texts, as ingest's embed_missing calls it
+  ingest @onnx, @onnx-int8  the same on the onnxruntime paths (bot/embed_onnx.py; exported on first use)
 
 Each candidate first runs once over all texts (warm-up), then --repeat timed runs; the best is
 reported. Target: ours / raw >= 0.9 embeddings/s.
@@ -32,7 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bot.embed import Encoder, listing_text
+from bot.embed import BACKENDS, DEFAULT_MODEL, Encoder, listing_text
 from bot.vectors import BATCH
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,6 +95,7 @@ def main() -> None:
         "raw ST.encode": raw_model(),
         "Encoder.encode": encoder.encode,
         f"ingest ({BATCH}/call)": in_ingest_batches(encoder),
+        **{f"ingest @{b}": in_ingest_batches(Encoder(f"{DEFAULT_MODEL}@{b}")) for b in BACKENDS},
     }
     warm = {name: encode(texts) for name, encode in candidates.items()}
     raw = warm["raw ST.encode"]

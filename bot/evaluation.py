@@ -179,8 +179,9 @@ def run_eval(
         data.libraries, len(data.texts), users=users, settings=settings, seed=seed, split=split
     )
     rows = list(range(len(data.texts))) if calibrate_pairs else _needed_rows(cases)
+    encoder = Encoder(model, cache_dir=cache_dir)
     embedded = cached_vectors(
-        [data.texts[i] for i in rows], encoder=Encoder(model), cache_dir=cache_dir, progress=progress
+        [data.texts[i] for i in rows], encoder=encoder, cache_dir=cache_dir, progress=progress
     )
     vectors = np.zeros((len(data.texts), embedded.shape[1]), dtype=np.float32)
     vectors[rows] = embedded  # rows no user touches stay zero and are never read

@@ -116,7 +116,7 @@ class Paperbot:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.settings.model)
+            self._encoder = Encoder(self.settings.model, cache_dir=self.settings.data_dir / "models")
         return self._encoder
 
     def _dim(self) -> int:

@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IndexState", "VectorIndex", "match", "rebuild"]
+__all__ = ["IndexState", "VectorIndex", "cpu_budget", "match", "rebuild"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ Scores = npt.NDArray[np.float32]
 Ids = npt.NDArray[np.int64]
 
 
-def _cpu_budget() -> int:
+def cpu_budget() -> int:
     """CPUs this process may really use: the affinity mask, capped by a cgroup v2 quota.
 
     OpenMP sizes its pool from the affinity mask, which in a container still shows every host core;
@@ -55,7 +55,7 @@ def _cpu_budget() -> int:
 
 
 if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins
-    faiss.omp_set_num_threads(_cpu_budget())
+    faiss.omp_set_num_threads(cpu_budget())
 
 
 @dataclass(frozen=True)

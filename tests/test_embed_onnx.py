@@ -1,0 +1,115 @@
+"""The onnxruntime embedding path ("@onnx", "@onnx-int8") against the real sentence-transformers model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from bot.config import load_settings
+from bot.embed import DEFAULT_MODEL, Encoder, UnsupportedModel, _model_path, listing_text, split_backend
+from bot.errors import ConfigError
+from bot.service import sample_feed_path
+from storage import models
+from storage.db import session_scope
+from tests.factories import make_bot
+
+FP32 = f"{DEFAULT_MODEL}@onnx"
+INT8 = f"{DEFAULT_MODEL}@onnx-int8"
+
+
+@pytest.fixture(scope="module")
+def texts(feeds_dir: Path) -> list[str]:
+    papers = json.loads((feeds_dir.parent / "seed-papers.json").read_text(encoding="utf-8"))
+    papers = papers["papers"] if isinstance(papers, dict) else papers
+    return [listing_text(p["title"], p["abstract"]) for p in papers[:48]]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of exported models for this module (each export costs a few seconds)."""
+    return tmp_path_factory.mktemp("onnx")
+
+
+def test_fp32_gives_the_same_vectors_and_int8_nearly_the_same(
+    encoder: Encoder, exports: Path, texts: list[str]
+) -> None:
+    reference = encoder.encode(texts)
+    same = Encoder(FP32, cache_dir=exports).encode(texts)
+    close = Encoder(INT8, cache_dir=exports).encode(texts)
+    assert same.shape == close.shape == reference.shape and same.dtype == close.dtype == np.float32
+    assert np.allclose(np.linalg.norm(close, axis=1), 1.0, atol=1e-5)
+    assert (same * reference).sum(axis=1).min() > 0.9999
+    cosines = (close * reference).sum(axis=1)
+    assert cosines.min() > 0.985 and cosines.mean() > 0.99
+    # int8 scales activations per run: a text's vector must not depend on what it is encoded with.
+    assert np.array_equal(Encoder(INT8, cache_dir=exports).encode(texts[3:4])[0], close[3])
+
+
+def test_a_later_process_loads_the_cached_export_without_torch(exports: Path, texts: list[str]) -> None:
+    Encoder(INT8, cache_dir=exports).encode(texts[:1])  # exported by now, whatever ran first
+    cached = sorted(exports.glob("*.onnx"))
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    code = (
+        "import sys; from pathlib import Path; from bot.embed import Encoder; "
+        f"v = Encoder({INT8!r}, cache_dir=Path({str(exports)!r})).encode(['a paper']); "
+        "print(v.shape[1], 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["384", "False"]
+    assert sorted(exports.glob("*.onnx")) == cached and [p.stat().st_mtime_ns for p in cached] == stamps
+
+
+def test_a_corrupt_cached_export_is_made_again(tmp_path: Path, texts: list[str], exports: Path) -> None:
+    expected = Encoder(INT8, cache_dir=exports).encode(texts[:3])
+    Encoder(INT8, cache_dir=tmp_path).encode(texts[:1])
+    (cached,) = tmp_path.glob("*.onnx")
+    cached.write_bytes(b"not an onnx model")
+    again = Encoder(INT8, cache_dir=tmp_path).encode(texts[:3])
+    assert np.allclose(again, expected, atol=1e-5) and cached.stat().st_size > 1_000_000
+
+
+def test_unknown_backends_and_unsupported_models_say_what_to_do(tmp_path: Path) -> None:
+    assert split_backend(INT8) == (DEFAULT_MODEL, "onnx-int8")
+    assert split_backend("/models/me@work/minilm") == ("/models/me@work/minilm", "torch")
+    with pytest.raises(ValueError, match="use @onnx or @onnx-int8"):
+        Encoder(f"{DEFAULT_MODEL}@gpu")
+    with pytest.raises(ConfigError, match=r"PAPERBOT_MODEL: .*unknown embedding backend 'gpu'"):
+        load_settings(data_dir=tmp_path, model=f"{DEFAULT_MODEL}@gpu")
+
+    # A copy of the bundled model that pools the [CLS] token instead of the mean.
+    bundled = Path(_model_path(DEFAULT_MODEL))
+    cls_model = tmp_path / "cls-model"
+    (cls_model / "1_Pooling").mkdir(parents=True)
+    for item in bundled.iterdir():
+        if item.is_file():
+            (cls_model / item.name).symlink_to(item)
+    pooling = json.loads((bundled / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (cls_model / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    with pytest.raises(UnsupportedModel, match="mean pooling; use the default torch backend"):
+        Encoder(f"{cls_model}@onnx", cache_dir=tmp_path).encode(["a paper"])
+    with pytest.raises(UnsupportedModel, match="neither a directory nor in the local Hugging Face cache"):
+        Encoder("no-such-org/no-such-model@onnx", cache_dir=tmp_path).encode(["a paper"])
+
+
+def test_the_service_on_int8_keeps_its_vectors_apart_and_still_ranks_equivariance_first(
+    tmp_path: Path,
+) -> None:
+    bot = make_bot(tmp_path / "data", model=INT8)
+    try:
+        bot.ingest(sources=[str(sample_feed_path())])
+        view = bot.subscribe(email="a@example.org", interests=["equivariant neural networks"])
+        items = bot.recommend(subscriber_id=view.id, limit=5)
+        with session_scope(bot.engine) as session:
+            stored = set(session.exec(select(models.Embedding.model)).all())
+    finally:
+        bot.close()
+    assert stored == {INT8}  # int8 vectors are keyed by their own name, never mixed with fp32 ones
+    assert list((tmp_path / "data" / "models").glob("*-int8-*.onnx"))
+    assert all("quivarian" in item.listing.title for item in items[:3]), [i.listing.title for i in items]
