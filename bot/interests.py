@@ -50,12 +50,14 @@ def _row(
     *,
     text: str | None = None,
     seed_listing_ids: Sequence[int] = (),
+    seed_texts: Sequence[str] = (),
 ) -> models.Interest:
     return models.Interest(
         subscriber_id=subscriber_id,
         label=label[:200],
         text=text,
         seed_listing_ids=list(seed_listing_ids),
+        seed_texts=list(seed_texts),
         vector=np.ascontiguousarray(vectors, dtype=np.float32).tobytes(),
         vector_model=model,
     )
@@ -105,16 +107,20 @@ def bib_interests(
     session: Session, encoder: Encoder, subscriber_id: int, parsed: BibImport
 ) -> list[models.Interest]:
     """Seed papers from BibTeX, grouped by topic so each topic keeps its own digest slots."""
-    from profiles.model import interests_from_papers  # scikit-learn et al. only when needed
+    from profiles.model import interests_from_papers, unit  # scikit-learn et al. only when needed
 
     if not parsed.entries:
         raise InvalidInput(
             "no usable BibTeX entries (each needs at least a title): " + "; ".join(parsed.warnings[:3])
         )
-    vectors = vectors_for_texts(session, encoder, [_stored_text(session, e) for e in parsed.entries])
+    texts = [_stored_text(session, e) for e in parsed.entries]
+    vectors = vectors_for_texts(session, encoder, texts)
     rows = []
     for group in interests_from_papers(vectors, [e.title for e in parsed.entries]):
         assert group.seed_vectors is not None
-        rows.append(_row(subscriber_id, group.label, group.seed_vectors, encoder.model_name))
-        session.add(rows[-1])
+        members = np.argmax(group.seed_vectors @ unit(vectors).T, axis=1)  # the entries it is made of
+        seeds = [texts[i] for i in members]
+        row = _row(subscriber_id, group.label, group.seed_vectors, encoder.model_name, seed_texts=seeds)
+        rows.append(row)
+        session.add(row)
     return rows

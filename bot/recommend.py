@@ -9,6 +9,7 @@ subscriber, and it is pure.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,10 @@ import numpy as np
 from sqlmodel import Session, col, func, select
 from threadpoolctl import ThreadpoolController
 
-from bot.embed import Encoder
+from bot.embed import Encoder, listing_text
 from bot.errors import InvalidInput, NotFound
 from bot.records import ListingView, MatchRequest, Recommendation
-from bot.vectors import listing_vectors
+from bot.vectors import listing_vectors, vectors_for_texts
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
 from profiles.scoring import Reference
@@ -32,11 +33,11 @@ from storage.index import VectorIndex, match
 __all__ = [
     "Pool",
     "PoolState",
-    "interest_vectors",
     "load_profiles",
     "recommend_many",
 ]
 
+log = logging.getLogger("paperbot.recommend")
 BACKGROUND = 300  # random listing vectors offered to the ranker as negatives and as the reference
 PER_QUERY = 200  # nearest listings taken per query vector (interest, seed paper or liked paper)
 VOTE_VALUE = {"up": 1, "save": 1, "down": -1}
@@ -155,31 +156,43 @@ def _candidate(listing: ListingView, vector: np.ndarray) -> Candidate:
     )
 
 
-def interest_vectors(encoder: Encoder, text: str | None, seeds: np.ndarray | None) -> np.ndarray:
-    """The rows stored for an interest: its text embedding, or one row per seed paper."""
-    if seeds is not None and len(seeds):
-        return unit(seeds)
-    assert text, "an interest needs text or seed papers"
-    return encoder.encode([text])
+def _seed_texts(row: models.Interest, papers: dict[int, str]) -> list[str]:
+    """What an interest is embedded from: its seed papers' texts, or its own text."""
+    found = [papers[i] for i in row.seed_listing_ids if i in papers]
+    return found or list(row.seed_texts) or ([row.text] if row.text else [])
 
 
-def _refresh(session: Session, encoder: Encoder, rows: Sequence[models.Interest]) -> None:
-    """Embed interests that have no vector for the current model (seed interests re-read their
-    papers' vectors); text interests are embedded in one call."""
+def _refresh(session: Session, encoder: Encoder, rows: Sequence[models.Interest]) -> list[models.Interest]:
+    """Embed the interests that have no vector for the current model (after a model change), in one
+    encoder call; stored vectors of the same texts are reused. Returns the rows that have a vector
+    for this model: an interest with nothing left to embed it from (a BibTeX import stored before
+    its texts were kept) is left out with a warning, never matched with another model's vector."""
     stale = [row for row in rows if row.vector is None or row.vector_model != encoder.model_name]
-    texts = [row for row in stale if not row.seed_listing_ids]
-    fresh: dict[int, np.ndarray] = {}
-    if texts:
-        encoded = encoder.encode([row.text or "" for row in texts])
-        fresh = {id(row): vector[None, :] for row, vector in zip(texts, encoded, strict=True)}
-    for row in stale:
-        if row.seed_listing_ids:
-            _, seeds = listing_vectors(session, encoder.model_name, row.seed_listing_ids)
-            fresh[id(row)] = interest_vectors(encoder, row.text, seeds)
-        row.vector = fresh[id(row)].astype(np.float32).tobytes()
+    if not stale:
+        return list(rows)
+    wanted = sorted({i for row in stale for i in row.seed_listing_ids})
+    listings = session.exec(select(models.Listing).where(col(models.Listing.id).in_(wanted))).all()
+    papers = {p.id: listing_text(p.title, p.abstract) for p in listings if p.id is not None}
+    sources = [_seed_texts(row, papers) for row in stale]
+    flat = [text for texts in sources for text in texts]
+    vectors = vectors_for_texts(session, encoder, flat) if flat else np.zeros((0, 0), dtype=np.float32)
+    lost, start = set(), 0
+    for row, texts in zip(stale, sources, strict=True):
+        if not texts:
+            log.warning(
+                "interest %s (%r) cannot be embedded with %s: nothing to embed it from; import it again",
+                row.id,
+                row.label,
+                encoder.model_name,
+            )
+            lost.add(id(row))
+            continue
+        row.vector = unit(vectors[start : start + len(texts)]).tobytes()
         row.vector_model = encoder.model_name
+        start += len(texts)
         session.add(row)
     session.flush()
+    return [row for row in rows if id(row) not in lost]
 
 
 def _interest(row: models.Interest, dim: int) -> Interest:
@@ -201,7 +214,7 @@ def load_profiles(
         .where(col(models.Interest.subscriber_id).in_(wanted))
         .order_by(col(models.Interest.id))
     ).all()
-    _refresh(session, encoder, interests)
+    interests = _refresh(session, encoder, interests)
     feedback = session.exec(
         select(models.Feedback, models.Listing.title, models.DigestItem.interest_id)
         .join(models.Listing, col(models.Listing.id) == col(models.Feedback.listing_id))

@@ -170,6 +170,13 @@ class Paperbot:
             if len(ids):
                 index.add(ids, vectors)
             index.save()
+        if embedded:
+            with session_scope(self.engine) as session:
+                expected = IndexState.of(indexed_ids(session, self.settings.model))
+            if index.state != expected:
+                # Listings this ingest did not touch got vectors too: after a model change, or an
+                # earlier embed cut short. Load them all rather than guess which.
+                self.rebuild_index()
         return embedded
 
     # ---- ingest ----------------------------------------------------------------------------

@@ -129,6 +129,9 @@ class Interest(SQLModel, table=True):
     label: str
     text: str | None = None
     seed_listing_ids: list[int] = _json_list()
+    # "title. abstract" of seed papers that are not listings (a BibTeX import), so the interest can be
+    # embedded again when the model changes.
+    seed_texts: list[str] = _json_list()
     vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     vector_model: str | None = None
     created_at: datetime = _created()

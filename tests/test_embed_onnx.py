@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from sqlmodel import select
 
 from bot.config import load_settings
 from bot.embed import DEFAULT_MODEL, Encoder, UnsupportedModel, _model_path, listing_text, split_backend
-from bot.errors import ConfigError
+from bot.errors import ConfigError, InvalidInput
 from bot.service import sample_feed_path
 from storage import models
 from storage.db import session_scope
@@ -113,3 +114,57 @@ def test_the_service_on_int8_keeps_its_vectors_apart_and_still_ranks_equivarianc
     assert stored == {INT8}  # int8 vectors are keyed by their own name, never mixed with fp32 ones
     assert list((tmp_path / "data" / "models").glob("*-int8-*.onnx"))
     assert all("quivarian" in item.listing.title for item in items[:3]), [i.listing.title for i in items]
+
+
+BIB = b"""@article{egnn, title={E(n) Equivariant Graph Neural Networks},
+  abstract={We introduce a new model to learn graph neural networks equivariant to rotations,
+  translations, reflections and permutations.}}
+@article{old, title={Rotation equivariant convolutions for molecules},
+  abstract={Molecular property prediction with rotation equivariant convolutional networks.}}"""
+
+
+def test_changing_the_model_re_embeds_every_kind_of_interest_and_the_stored_listings(
+    sample_template: Path, tmp_path: Path, encoder: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_template, data_dir)
+    bot = make_bot(data_dir, encoder=encoder)
+    try:
+        with session_scope(bot.engine) as session:
+            seed = session.exec(select(models.Listing.id).order_by(models.Listing.id)).first()
+        view = bot.subscribe(
+            email="a@example.org", interests=["graph neural networks"], seed_papers=[str(seed)], bib=BIB
+        )
+        other = bot.subscribe(email="b@example.org", interests=["single-cell genomics"])
+        listings = len(bot.index)
+        with session_scope(bot.engine) as session:
+            before = {row.id: row.vector for row in session.exec(select(models.Interest)).all()}
+            legacy = session.get(models.Interest, other.interests[0].id)
+            assert legacy is not None
+            legacy.text = None  # as a BibTeX import stored before seed texts were kept
+            session.add(legacy)
+    finally:
+        bot.close()
+
+    switched = make_bot(data_dir, model=FP32)
+    try:
+        assert switched.recommend(subscriber_id=view.id) == []  # nothing is embedded for @onnx yet
+        assert switched.ingest().embedded == listings == len(switched.index)
+        items = switched.recommend(subscriber_id=view.id, limit=10)
+        with pytest.raises(InvalidInput, match="add one with"):
+            switched.recommend(subscriber_id=other.id)  # its only interest cannot be embedded
+        with session_scope(switched.engine) as session:
+            rows = {row.id: row for row in session.exec(select(models.Interest)).all()}
+    finally:
+        switched.close()
+    assert len(items) >= 3
+    assert "cannot be embedded with" in caplog.text and "import it again" in caplog.text
+    lost = rows[other.interests[0].id]
+    assert lost.vector_model == DEFAULT_MODEL and lost.vector == before[lost.id]  # left as it was
+    for interest in view.interests:  # text, seed paper, BibTeX: all re-embedded, to the same vectors
+        row = rows[interest.id]
+        assert row.vector_model == FP32
+        old, new = (
+            np.frombuffer(v or b"", dtype=np.float32).reshape(-1, 384) for v in (before[row.id], row.vector)
+        )
+        assert old.shape == new.shape and (old * new).sum(axis=1).min() > 0.9999
