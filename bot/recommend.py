@@ -249,7 +249,8 @@ def load_profiles(
 
 
 def _shown(session: Session, subscriber_ids: Sequence[int], pool: Pool) -> dict[int, set[int]]:
-    """Per subscriber, the pool's listings already sent to them or voted on."""
+    """Per subscriber, the listings already sent to them, voted on, or given as their seed papers
+    (a subscriber who seeds with this week's paper does not want it back as news)."""
     wanted = sorted(set(subscriber_ids))
     sent = (
         select(models.Subscription.subscriber_id, models.DigestItem.listing_id)
@@ -266,9 +267,14 @@ def _shown(session: Session, subscriber_ids: Sequence[int], pool: Pool) -> dict[
     if pool.since is not None:  # older papers are not in the pool: skip reading years of history
         sent = sent.where(col(models.Listing.first_seen) >= pool.since)
         voted = voted.where(col(models.Listing.first_seen) >= pool.since)
+    seeds = select(models.Interest.subscriber_id, models.Interest.seed_listing_ids).where(
+        col(models.Interest.subscriber_id).in_(wanted)
+    )
     shown: dict[int, set[int]] = defaultdict(set)
     for subscriber_id, listing_id in [*session.exec(sent).all(), *session.exec(voted).all()]:
         shown[subscriber_id].add(listing_id)
+    for subscriber_id, listing_ids in session.exec(seeds).all():
+        shown[subscriber_id].update(listing_ids)
     return shown
 
 

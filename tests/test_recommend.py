@@ -104,6 +104,8 @@ def test_seed_paper_interest_and_bibtex_import(sample_bot: Paperbot) -> None:
     assert any("line 2" in w for w in warnings) and any("notitle" in w for w in warnings)
     items = sample_bot.recommend(subscriber_id=view.id, limit=5)
     assert items and "quivarian" in items[0].listing.title
+    # The seed paper itself is in the window and matches perfectly, but it is no news to its owner.
+    assert listing.id not in [i.listing.id for i in sample_bot.recommend(subscriber_id=view.id, limit=50)]
 
 
 def test_bad_input_gets_clear_errors_and_changes_nothing(sample_bot: Paperbot) -> None:
