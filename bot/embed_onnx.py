@@ -2,8 +2,8 @@
 with int8 weights, run by onnxruntime.
 
 The export happens once per model and is cached as a file (it needs torch; later runs load only
-onnxruntime and the tokenizer). Only the mean-pooling models that all-MiniLM-L6-v2 stands for are
-supported: transformer, mean pooling over the attention mask, L2 normalisation.
+onnxruntime and the tokenizer). Only models built like all-MiniLM-L6-v2 are supported: a BERT-style
+transformer, mean pooling over the tokens, L2 normalisation.
 Figures (bench/README.md): fp32 gives the same vectors as sentence-transformers; int8 (dynamic,
 per-channel, MatMul only, as the integration notes advise) gives cosine >= 0.99 to them.
 """
@@ -160,9 +160,8 @@ class OnnxModel:
         options.intra_op_num_threads = cpu_budget()
         try:
             return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (
-            Exception
-        ):  # a truncated or corrupt cache file: export again (onnxruntime raises its own types)
+        # A truncated or corrupt cache file: export again (onnxruntime raises types of its own).
+        except Exception:
             path.unlink(missing_ok=True)
             export(model_dir, path, int8=int8)
             return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
