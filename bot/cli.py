@@ -282,10 +282,12 @@ def sources_remove(spec: Annotated[str, typer.Argument(help="Source id, URL or s
 
 @index_app.command("rebuild")
 def index_rebuild() -> None:
-    """Rebuild the FAISS index from the vectors stored in the database."""
-    with service() as bot:
+    """Embed stored listings that have no vector for the current model (after changing
+    PAPERBOT_MODEL), then rebuild the FAISS index from the vectors in the database."""
+    with service() as bot, progress_bar(True) as progress:
+        embedded = bot.embed_stored(progress=progress)
         count = bot.rebuild_index()
-    typer.echo(f"index rebuilt: {count} vectors")
+    typer.echo(f"embedded {embedded} listings; index rebuilt: {count} vectors")
 
 
 # ---- subscribers, profiles, recommendations ------------------------------------------------------

@@ -161,9 +161,14 @@ class Paperbot:
         self.__dict__["index"] = index
         return len(index)
 
+    def embed_stored(self, *, progress: Progress | None = None) -> int:
+        """Embed the stored listings that have no vector for the current model (after a model
+        change); returns how many texts were embedded. The index is not touched."""
+        return embed_missing(self.engine, self.encoder, progress=progress)
+
     def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
         index = self.index  # opened (and validated) before the new vectors land
-        embedded = embed_missing(self.engine, self.encoder, progress=progress)
+        embedded = self.embed_stored(progress=progress)
         if touched:
             with session_scope(self.engine) as session:
                 ids, vectors = listing_vectors(session, self.settings.model, touched)

@@ -103,9 +103,22 @@ def test_index_rebuild_reports_a_failed_write(data_dir: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["index", "rebuild"])
     assert result.exit_code == 0, result.output
-    assert "index rebuilt: 0 vectors" in result.output
+    assert "embedded 0 listings; index rebuilt: 0 vectors" in result.output
     (data_dir / "index.faiss").unlink()
     (data_dir / "index.faiss").mkdir()  # the rename onto it fails, even as root
     result = runner.invoke(app, ["index", "rebuild"])
     assert result.exit_code == 1
     assert "Error: cannot write the index" in result.output
+
+
+def test_index_rebuild_after_a_model_change_embeds_the_stored_listings(
+    feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    assert runner.invoke(app, ["ingest", str(feed)]).exit_code == 0  # embedded with the default model
+    monkeypatch.setenv("PAPERBOT_MODEL", "bundled:all-MiniLM-L6-v2@onnx-int8")
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "embedded 4 listings; index rebuilt: 4 vectors" in result.output
+    again = runner.invoke(app, ["index", "rebuild"])
+    assert "embedded 0 listings; index rebuilt: 4 vectors" in again.output
