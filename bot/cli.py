@@ -470,6 +470,12 @@ def recommend(
 
     with service() as bot:
         items = bot.recommend(subscriber_id=subscriber, since=parse_date(since), limit=limit)
+        unembedded = 0 if items else bot.unembedded()
+    if unembedded:  # e.g. after a model change: those papers cannot match until they are embedded
+        model = bot.settings.model
+        typer.echo(
+            f"Warning: {unembedded} papers have no vector for {model}; run `paperbot index rebuild`", err=True
+        )
     if json_out:
         print_json([to_json(item) for item in items])
         return

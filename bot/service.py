@@ -50,7 +50,7 @@ from bot.subscribers import (
     subscription_view,
     upsert_subscription,
 )
-from bot.vectors import Progress, embed_missing, indexed_ids, listing_vectors, load_all
+from bot.vectors import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
@@ -160,6 +160,11 @@ class Paperbot:
             ) from exc
         self.__dict__["index"] = index
         return len(index)
+
+    def unembedded(self) -> int:
+        """Stored listing texts without a vector for the current model; they cannot be recommended."""
+        with session_scope(self.engine) as session:
+            return count_missing(session, self.settings.model)
 
     def embed_stored(self, *, progress: Progress | None = None) -> int:
         """Embed the stored listings that have no vector for the current model (after a model

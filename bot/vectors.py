@@ -15,6 +15,7 @@ from storage.db import session_scope
 __all__ = [
     "Progress",
     "embed_missing",
+    "count_missing",
     "listing_vectors",
     "indexed_ids",
     "load_all",
@@ -35,6 +36,11 @@ def _missing(session: Session, model: str) -> list[tuple[str, str, str]]:
     ).all()
     unique = {row[0]: (row[0], row[1], row[2]) for row in rows}  # one vector per distinct text
     return list(unique.values())
+
+
+def count_missing(session: Session, model: str) -> int:
+    """How many distinct listing texts have no vector for this model (after a model change: all)."""
+    return len(_missing(session, model))
 
 
 def embed_missing(engine: Engine, encoder: Encoder, *, progress: Progress | None = None) -> int:

@@ -116,7 +116,15 @@ def test_index_rebuild_after_a_model_change_embeds_the_stored_listings(
 ) -> None:
     feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
     assert runner.invoke(app, ["ingest", str(feed)]).exit_code == 0  # embedded with the default model
+    subscribed = runner.invoke(
+        app, ["subscribe", "--email", "a@example.org", "--interest", "language models"]
+    )
+    assert subscribed.exit_code == 0, subscribed.output
     monkeypatch.setenv("PAPERBOT_MODEL", "bundled:all-MiniLM-L6-v2@onnx-int8")
+    hint = runner.invoke(app, ["recommend", "1"])
+    assert hint.exit_code == 0 and "0 recommendations" in hint.output
+    assert "Warning: 4 papers have no vector for bundled:all-MiniLM-L6-v2@onnx-int8" in hint.output
+    assert "run `paperbot index rebuild`" in hint.output
     result = runner.invoke(app, ["index", "rebuild"])
     assert result.exit_code == 0, result.output
     assert "embedded 4 listings; index rebuilt: 4 vectors" in result.output
