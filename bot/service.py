@@ -133,15 +133,18 @@ class Paperbot:
     @cached_property
     def index(self) -> VectorIndex:
         """The FAISS index, checked against the database and rebuilt from it when missing or stale."""
-        with session_scope(self.engine) as session:
-            expected = IndexState.of(indexed_ids(session, self.settings.model))
         return VectorIndex.open(
             self.settings.index_path,
             dim=self._dim(),
             model=self.settings.model,
-            expected=expected,
+            expected=self._expected_index(),
             load_all=load_all(self.engine, self.settings.model),
         )
+
+    def _expected_index(self) -> IndexState:
+        """What the index must hold: every listing with a vector for the current model."""
+        with session_scope(self.engine) as session:
+            return IndexState.of(indexed_ids(session, self.settings.model))
 
     def rebuild_index(self) -> int:
         """Rebuild the index from the database; returns how many vectors it holds. Unlike the
@@ -180,13 +183,10 @@ class Paperbot:
             if len(ids):
                 index.add(ids, vectors)
             index.save()
-        if embedded:
-            with session_scope(self.engine) as session:
-                expected = IndexState.of(indexed_ids(session, self.settings.model))
-            if index.state != expected:
-                # Listings this ingest did not touch got vectors too: after a model change, or an
-                # earlier embed cut short. Load them all rather than guess which.
-                self.rebuild_index()
+        if embedded and index.state != self._expected_index():
+            # Listings this ingest did not touch got vectors too: after a model change, or an
+            # earlier embed cut short. Load them all rather than guess which.
+            self.rebuild_index()
         return embedded
 
     # ---- ingest ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, distinct, func
 from sqlmodel import Session, col, select
 
 from bot.embed import Encoder, content_hash, listing_text
@@ -40,7 +40,9 @@ def _missing(session: Session, model: str) -> list[tuple[str, str, str]]:
 
 def count_missing(session: Session, model: str) -> int:
     """How many distinct listing texts have no vector for this model (after a model change: all)."""
-    return len(_missing(session, model))
+    have = select(models.Embedding.content_hash).where(models.Embedding.model == model)
+    missing = col(models.Listing.content_hash).not_in(have)
+    return session.exec(select(func.count(distinct(col(models.Listing.content_hash)))).where(missing)).one()
 
 
 def embed_missing(engine: Engine, encoder: Encoder, *, progress: Progress | None = None) -> int:
