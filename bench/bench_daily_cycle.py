@@ -6,7 +6,7 @@ with SYNTHETIC random unit vectors (the real model would need hours for 50,000 p
 
 1. ingest + embed: a D-paper day (real titles and abstracts from ../shared feeds and the bundled
    sample, repeated with a numbered suffix to reach D), real model, FAISS index updated
-2. match: `recommend_many` for every due subscription, `bot.digests.CHUNK` at a time against one
+2. match: `recommend_many` for every due subscription, `bot.digests.run.CHUNK` at a time against one
    pool, as `run_due` does it (diagnostic: the deliver stage does this again)
 3. build: render every digest of stage 2 to a MIME message (diagnostic: nothing stored or sent)
 4. deliver (match + claim + render + send, to an aiosmtpd sink in its own process), as
@@ -48,17 +48,17 @@ from sqlmodel import col
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_email import free_port, start_sink  # noqa: E402  (the same aiosmtpd sink)
 
+from bot.channels.email.links import Links  # noqa: E402
+from bot.channels.email.render import render_email  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.digest.email import render_email  # noqa: E402
-from bot.digest.period import latest_period  # noqa: E402
-from bot.digest.store import preview_view  # noqa: E402
-from bot.digests import CHUNK, run_digest  # noqa: E402
-from bot.embed import DEFAULT_MODEL, content_hash, listing_text  # noqa: E402
-from bot.links import Links  # noqa: E402
+from bot.digests.period import latest_period  # noqa: E402
+from bot.digests.run import CHUNK, run_digest  # noqa: E402
+from bot.digests.store import preview_view  # noqa: E402
+from bot.ingest.sources import parse  # noqa: E402
 from bot.recommend import Outcome  # noqa: E402
 from bot.records import MatchRequest  # noqa: E402
 from bot.service import Paperbot, sample_feed_path  # noqa: E402
-from bot.sources import parse  # noqa: E402
+from bot.vectors.embed import DEFAULT_MODEL, content_hash, listing_text  # noqa: E402
 from storage import models  # noqa: E402
 from storage.db import session_scope  # noqa: E402
 

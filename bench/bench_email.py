@@ -1,7 +1,7 @@
 """Benchmark: render and send digests by email, against bare smtplib sending pre-rendered mail.
 
 A batch run renders each digest (Jinja2 + css-inline + signed links) and sends it over one reused
-SMTP connection (`bot.deliver.email.SmtpSender`). The baseline sends the very same messages, rendered
+SMTP connection (`bot.channels.email.smtp.SmtpSender`). The baseline sends the very same messages, rendered
 beforehand, with a bare `smtplib.SMTP.send_message` loop on one connection: the cost of the wire
 alone. Both talk to an aiosmtpd sink in a separate process on loopback. Runs alternate; the best of
 N is reported. Target: paperbot / bare >= 0.5.
@@ -31,13 +31,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bot.channels.email.links import Links
+from bot.channels.email.render import render_email
+from bot.channels.email.smtp import SmtpSender
 from bot.config import load_settings
-from bot.deliver.email import SmtpSender
-from bot.digest.email import render_email
-from bot.links import Links
+from bot.ingest.sources import parse
 from bot.records import DigestEntry, DigestView, ListingView, SubscriptionView
 from bot.service import sample_feed_path
-from bot.sources import parse
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL_FEED = (

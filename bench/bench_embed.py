@@ -1,12 +1,12 @@
 """Benchmark: paperbot's embedding throughput against raw `SentenceTransformer.encode`.
 
 Texts: the 321 distinct real papers in ../shared/data/seed-papers.json, as "title. abstract"
-(`bot.embed.listing_text`). In one process, on the same texts, alternating runs:
+(`bot.vectors.embed.listing_text`). In one process, on the same texts, alternating runs:
 
   raw ST.encode             SentenceTransformer(<bundled model>).encode(texts), library defaults
-  Encoder.encode            bot.embed.Encoder().encode(texts): one call (batch 64, normalised)
-  ingest (64/call)          Encoder.encode per bot.vectors.BATCH texts, as ingest's embed_missing calls it
-  ingest @onnx, @onnx-int8  the same on the onnxruntime paths (bot/embed_onnx.py; exported on first use)
+  Encoder.encode            bot.vectors.embed.Encoder().encode(texts): one call (batch 64, normalised)
+  ingest (64/call)          Encoder.encode per bot.vectors.store.BATCH texts, as embed_missing calls it
+  ingest @onnx, @onnx-int8  the onnxruntime paths (bot/vectors/embed_onnx.py; exported on first use)
 
 Each candidate first runs once over all texts (warm-up), then --repeat timed runs; the best is
 reported. Target: ours / raw >= 0.9 embeddings/s.
@@ -33,8 +33,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bot.embed import BACKENDS, DEFAULT_MODEL, Encoder, listing_text
-from bot.vectors import BATCH
+from bot.vectors.embed import BACKENDS, DEFAULT_MODEL, Encoder, listing_text
+from bot.vectors.store import BATCH
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED_PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-papers.json"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bibtexparser.entrypoint import parse_string
 
 from bot.errors import InvalidInput
-from bot.sources.ids import clean_text, normalise_doi, parse_arxiv_id
+from bot.ingest.sources.ids import clean_text, normalise_doi, parse_arxiv_id
 
 __all__ = ["BibEntry", "BibImport", "parse_bibtex"]
 

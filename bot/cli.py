@@ -613,8 +613,8 @@ def serve(
     """Run the web app and the scheduler until SIGTERM or Ctrl-C (see docs/deploy.md)."""
     from datetime import timedelta
 
-    from bot.scheduler import SchedulerConfig
-    from bot.serve import serve as run
+    from bot.schedule.scheduler import SchedulerConfig
+    from bot.server.serve import serve as run
 
     with service() as bot:
         settings = bot.settings
@@ -631,7 +631,7 @@ def serve(
 def status(json_out: JsonOpt = False) -> None:
     """Sources, subscriptions with their next run, recent digests, failed deliveries, paused subscriptions."""
     from bot.records import to_json
-    from bot.status import collect_status, render_status
+    from bot.server.status import collect_status, render_status
 
     with service() as bot:
         report = collect_status(bot, now=datetime.now(UTC))

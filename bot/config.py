@@ -21,8 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.embed import DEFAULT_MODEL, split_backend
 from bot.errors import ConfigError
+from bot.vectors.embed import DEFAULT_MODEL, split_backend
 
 __all__ = ["Settings", "load_settings"]
 

@@ -1,6 +1,6 @@
-"""Offline evaluation on CiteULike-a: the I/O around `profiles.evaluate`.
+"""Offline evaluation on CiteULike-a: the I/O around `profiles.eval.evaluate`.
 
-Loads the dataset, embeds the abstracts the run needs with `bot.embed.Encoder` (cached in `cache_dir`
+Loads the dataset, embeds the abstracts the run needs with `bot.vectors.embed.Encoder` (cached in `cache_dir`
 as .npy keyed by model and content hash: only the first run pays for the model), runs paperbot and
 the baselines on the same simulated users and returns an `EvalReport` (docs/evaluation.md).
 
@@ -24,12 +24,12 @@ import numpy as np
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from bot.embed import DEFAULT_MODEL, Encoder, listing_text
-from profiles.baselines import tfidf_features
-from profiles.calibration import FloorCalibration, PassRate, calibrate_floor, pair_pass_rates, pass_rates
-from profiles.evaluate import baseline_methods, evaluate, paperbot_methods, reference_methods
-from profiles.metrics import MethodResult, Metric
-from profiles.protocol import Method, Settings, UserCase, make_cases
+from bot.vectors.embed import DEFAULT_MODEL, Encoder, listing_text
+from profiles.eval.baselines import tfidf_features
+from profiles.eval.calibration import FloorCalibration, PassRate, calibrate_floor, pair_pass_rates, pass_rates
+from profiles.eval.evaluate import baseline_methods, evaluate, paperbot_methods, reference_methods
+from profiles.eval.metrics import MethodResult, Metric
+from profiles.eval.protocol import Method, Settings, UserCase, make_cases
 
 __all__ = [
     "CiteULike",
@@ -133,7 +133,7 @@ class EvalReport:
     settings: Settings
     paperbot: tuple[MethodResult, ...]  # like for like (no minimum score), then as shipped
     baselines: tuple[MethodResult, ...]
-    references: tuple[MethodResult, ...]  # bounds that know the whole library (profiles.references)
+    references: tuple[MethodResult, ...]  # bounds that know the whole library (profiles.eval.references)
     profile_calibration: tuple[PassRate, ...]  # final profiles: held-out library vs random papers
     pair_calibration: tuple[PassRate, ...]  # one-paper profiles: cited papers vs random papers
     floor_calibration: FloorCalibration | None  # the similarity floor from citation pairs
@@ -248,7 +248,7 @@ def format_table(report: EvalReport) -> Table:
 
 
 def format_calibration(report: EvalReport) -> Table:
-    """Share of related and of random papers reaching each minimum score (profiles.calibration),
+    """Share of related and of random papers reaching each minimum score (profiles.eval.calibration),
     without / with the similarity floor."""
     floor = report.floor_calibration
     table = Table(

@@ -11,11 +11,11 @@ import numpy as np
 from sqlmodel import Session, select
 
 from bot.bibtex import BibEntry, BibImport
-from bot.embed import Encoder, listing_text
 from bot.errors import InvalidInput
 from bot.records import InterestView
 from bot.subscribers import resolve_seed
-from bot.vectors import listing_vectors, vectors_for_texts
+from bot.vectors.embed import Encoder, listing_text
+from bot.vectors.store import listing_vectors, vectors_for_texts
 from storage import models
 
 __all__ = ["INVISIBLE", "check_text", "text_interest", "seed_interest", "bib_interests", "interest_view"]

@@ -2,7 +2,7 @@
 
 The format is a few lines of text, so paperbot writes it itself rather than depend on
 prometheus_client. Counters here count what *this process* did; totals that every process shares
-(digests by status, votes, listings) are read from the database at scrape time by `bot.ops`.
+(digests by status, votes, listings) are read from the database at scrape time by `bot.server.ops`.
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ import numpy as np
 from sqlmodel import Session, col, func, select
 from threadpoolctl import ThreadpoolController
 
-from bot.embed import Encoder, listing_text
 from bot.errors import InvalidInput, NotFound
 from bot.records import ListingView, MatchRequest, Recommendation
-from bot.vectors import listing_vectors, vectors_for_texts
+from bot.vectors.embed import Encoder, listing_text
+from bot.vectors.store import listing_vectors, vectors_for_texts
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
 from profiles.scoring import Reference

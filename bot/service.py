@@ -20,13 +20,12 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot import sources as feeds
 from bot.bibtex import parse_bibtex
 from bot.config import Settings
-from bot.embed import Encoder
 from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
-from bot.feeds import ingest_source, source_row
+from bot.ingest import sources as feeds
+from bot.ingest.run import ingest_source, source_row
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
     DigestResult,
@@ -50,13 +49,14 @@ from bot.subscribers import (
     subscription_view,
     upsert_subscription,
 )
-from bot.vectors import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
+from bot.vectors.embed import Encoder
+from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
-    from bot.deliver.email import SmtpSender
+    from bot.channels.email.smtp import SmtpSender
     from bot.recommend import Outcome, Pool
 
 __all__ = ["Paperbot", "sample_feed_path"]
@@ -107,7 +107,7 @@ class Paperbot:
     @cached_property
     def smtp(self) -> SmtpSender:
         """The SMTP connection every digest of this process shares (see `SmtpSender`)."""
-        from bot.deliver.email import SmtpSender
+        from bot.channels.email.smtp import SmtpSender
 
         return SmtpSender(self.settings, sleep=self._sleep)
 
@@ -584,7 +584,7 @@ class Paperbot:
         self, *, subscription_id: int, now: datetime | None = None, dry_run: bool = False
     ) -> DigestResult:
         """Deliver the latest due digest of one subscription; each period goes out at most once."""
-        from bot.digests import run_digest  # bot.digests imports this module
+        from bot.digests.run import run_digest  # bot.digests.run imports this module
 
         return run_digest(
             self,
@@ -598,7 +598,7 @@ class Paperbot:
         self, *, subscriber_id: int, now: datetime | None = None, dry_run: bool = False
     ) -> list[DigestResult]:
         """Deliver the due digest of every active subscription of one subscriber."""
-        from bot.digests import run_for_subscriber
+        from bot.digests.run import run_for_subscriber
 
         return run_for_subscriber(
             self, subscriber_id=subscriber_id, now=now or models.utcnow(), dry_run=dry_run, sleep=self._sleep
@@ -606,7 +606,7 @@ class Paperbot:
 
     def run_due_digests(self, *, now: datetime | None = None) -> list[DigestResult]:
         """Deliver every active subscription's due, unsent digest."""
-        from bot.digests import run_due
+        from bot.digests.run import run_due
 
         return run_due(self, now=now or models.utcnow(), sleep=self._sleep)
 

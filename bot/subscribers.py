@@ -10,8 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.errors import InvalidInput, NotFound
+from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
 from bot.records import InterestView, SubscriberView, SubscriptionView
-from bot.sources.ids import normalise_doi, parse_arxiv_id
 from storage import models
 
 __all__ = [

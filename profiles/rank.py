@@ -35,7 +35,7 @@ DEFAULT_MIN_SCORE = 2.0
 # The minimum score is relative, so on a day of nothing but off-topic papers the best of them still
 # reach it (about 1 random paper in 25). Wherever a minimum score applies, a paper must also have a
 # raw cosine of at least this to its closest positive anchor (seed, text interest or liked paper).
-# Calibrated on CiteULike-a with all-MiniLM-L6-v2 (profiles.calibration.calibrate_floor,
+# Calibrated on CiteULike-a with all-MiniLM-L6-v2 (profiles.eval.calibration.calibrate_floor,
 # docs/evaluation.md "Minimum score"): the highest value (to 0.01) that keeps 95% of the 1,468
 # citation pairs; it blocks 87% of random pairs.
 DEFAULT_MIN_SIMILARITY = 0.26

@@ -8,7 +8,7 @@ The seed file lists 351 records of 321 distinct real papers (title + abstract; a
 counted there, not named, so entries carry no authors). Records are de-duplicated by exact title,
 first one kept, in file order. Each entry gets a stable tag URI built from the seed record's id and
 a `published` date spread over the 14 days before FIXED_DATE, so the output is byte-for-byte the
-same on every run. `bot.sources.parse` reads the result back (family "rss") into 321 listings.
+same on every run. `bot.ingest.sources.parse` reads the result back (family "rss") into 321 listings.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
     .venv/bin/python scripts/screenshot_digest.py --feed my.xml --out /tmp/shots
 
 The papers come from a real arXiv API response (../shared/data/feeds, else the bundled sample); the
-mail is rendered by the same code as real digests (`bot.digest.email.render_email`), so the pictures
+mail is rendered by the same code as real digests (`bot.channels.email.render.render_email`), so the pictures
 show what subscribers get. Run it after changing the templates and look at the PNGs.
 
 Needs Debian's Chromium and an emoji font:  apt-get install chromium fonts-noto-color-emoji
@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
+from bot.channels.email.render import render_email
 from bot.config import load_settings
-from bot.digest.email import render_email
+from bot.ingest.sources import parse
 from bot.records import DigestEntry, DigestView, ListingView, SubscriptionView
 from bot.service import sample_feed_path
-from bot.sources import parse
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_FEED = REPO.parent / "shared" / "data" / "feeds" / "arxiv_api_query_all-testing_m100_2026-04-12.atom.xml"

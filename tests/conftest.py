@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.embed import Encoder
 from bot.service import Paperbot, sample_feed_path
+from bot.vectors.embed import Encoder
 from tests.factories import CachingEncoder, make_bot
 from tests.pg import postgres_bin, running_postgres
 from tests.smtp import SmtpServer

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.embed import Encoder
 from bot.service import Paperbot
+from bot.vectors.embed import Encoder
 
 __all__ = ["CachingEncoder", "make_bot"]
 

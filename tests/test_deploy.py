@@ -57,13 +57,13 @@ def test_dockerfile_installs_cpu_torch_first_runs_offline_as_non_root() -> None:
     assert "HF_HUB_OFFLINE=1" in text and "Encoder().encode" in text  # the model loads offline at build
     assert re.search(r"^USER paperbot$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.M)
-    assert 'CMD ["python", "-m", "bot.serve", "--host", "0.0.0.0", "--port", "8000"]' in text
+    assert 'CMD ["python", "-m", "bot", "serve", "--host", "0.0.0.0", "--port", "8000"]' in text
 
 
 def test_systemd_unit_serves_and_stops_gracefully() -> None:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read_string((DEPLOY / "paperbot.service").read_text())
     service = unit["Service"]
-    assert service["ExecStart"].endswith("python -m bot.serve --host 127.0.0.1 --port 8000")
+    assert service["ExecStart"].endswith("python -m bot serve --host 127.0.0.1 --port 8000")
     assert service["KillSignal"] == "SIGTERM" and int(service["TimeoutStopSec"]) > 30  # drain is 30 s
     assert "HF_HUB_OFFLINE=1" in service["Environment"] and service["User"] == "paperbot"

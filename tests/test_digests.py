@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot.digest import store
-from bot.digest.period import latest_period
-from bot.digests import CHANNELS, run_digest, run_due
-from bot.embed import Encoder
-from bot.links import Links
+from bot.channels.email.links import Links
+from bot.digests import store
+from bot.digests.period import latest_period
+from bot.digests.run import CHANNELS, run_digest, run_due
 from bot.records import DigestResult, DigestView, SubscriptionView
 from bot.service import Paperbot
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.digest.world import FEED_DAY1, MONDAY, add_papers, make_world, subscribe

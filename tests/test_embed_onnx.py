@@ -13,9 +13,16 @@ import pytest
 from sqlmodel import select
 
 from bot.config import load_settings
-from bot.embed import DEFAULT_MODEL, Encoder, UnsupportedModel, _model_path, listing_text, split_backend
 from bot.errors import ConfigError, InvalidInput
 from bot.service import sample_feed_path
+from bot.vectors.embed import (
+    DEFAULT_MODEL,
+    Encoder,
+    UnsupportedModel,
+    _model_path,
+    listing_text,
+    split_backend,
+)
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot
@@ -57,7 +64,7 @@ def test_a_later_process_loads_the_cached_export_without_torch(exports: Path, te
     cached = sorted(exports.glob("*.onnx"))
     stamps = [p.stat().st_mtime_ns for p in cached]
     code = (
-        "import sys; from pathlib import Path; from bot.embed import Encoder; "
+        "import sys; from pathlib import Path; from bot.vectors.embed import Encoder; "
         f"v = Encoder({INT8!r}, cache_dir=Path({str(exports)!r})).encode(['a paper']); "
         "print(v.shape[1], 'torch' in sys.modules)"
     )

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from bot.embed import Encoder
 from bot.evaluation import (
     EvalReport,
     cached_vectors,
@@ -18,6 +17,7 @@ from bot.evaluation import (
     load_citeulike,
     run_eval,
 )
+from bot.vectors.embed import Encoder
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
 SMALL = {"users": 3, "seed_papers": 5, "days": 3, "per_day": 10, "negatives": 15, "background": 30}

@@ -1,5 +1,5 @@
-"""Every public module of profiles, bot.sources, bot.fetch and bot.evaluation declares exactly its
-public surface in __all__."""
+"""Every public module of profiles, bot.ingest.sources, bot.ingest.fetch and bot.evaluation declares
+exactly its public surface in __all__."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from types import ModuleType
 
 import pytest
 
-import bot.sources
+import bot.ingest.sources
 import profiles
 
 
 def _modules(package: ModuleType) -> list[str]:
-    return [package.__name__] + [
-        f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
-    ]
+    """The package and every module below it (a sub-package such as profiles.eval is a folder)."""
+    below = pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    return [package.__name__] + [m.name for m in below if not m.ispkg]
 
 
-MODULES = [*_modules(profiles), *_modules(bot.sources), "bot.fetch", "bot.evaluation"]
+MODULES = [*_modules(profiles), *_modules(bot.ingest.sources), "bot.ingest.fetch", "bot.evaluation"]
 
 
 def defined_here(module: ModuleType) -> set[str]:

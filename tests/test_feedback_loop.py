@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot.digests import run_digest, run_due
-from bot.embed import Encoder
-from bot.links import Links
+from bot.channels.email.links import Links
+from bot.digests.run import run_digest, run_due
 from bot.service import Paperbot
 from bot.subscribers import Schedule
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.digest.world import CLICKED, MONDAY, client_for, links_by_label, state

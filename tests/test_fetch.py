@@ -1,4 +1,4 @@
-"""bot.fetch against a real loopback HTTP server (and httpx.MockTransport for the arXiv courtesy delay).
+"""bot.ingest.fetch against a real loopback HTTP server (httpx.MockTransport for the arXiv courtesy delay).
 
 The server runs in a thread on 127.0.0.1, port chosen at run time. Each test uses its own path
 suffix, so the attempt counts the server records never mix between tests. `sleep` is injected and
@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-import bot.fetch
+import bot.ingest.fetch
 from bot.errors import FeedFormatError, FetchError
-from bot.fetch import USER_AGENT, FetchResult, fetch
-from bot.sources import parse
+from bot.ingest.fetch import USER_AGENT, FetchResult, fetch
+from bot.ingest.sources import parse
 
 Sleep = Callable[[float], None]
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -288,7 +288,8 @@ class FakeClock:
 
 
 def test_arxiv_api_calls_are_spaced_three_seconds_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.fetch, "_pacer", bot.fetch._HostPacer(bot.fetch.COURTESY_DELAYS))
+    fetch_module = bot.ingest.fetch
+    monkeypatch.setattr(fetch_module, "_pacer", fetch_module._HostPacer(fetch_module.COURTESY_DELAYS))
     seen: list[httpx.Request] = []
     waits: list[float] = []
     clock = FakeClock(100.0, 100.5, 110.0)

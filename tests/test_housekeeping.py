@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from bot.embed import Encoder
-from bot.housekeeping import forget_slack_events, prune
+from bot.schedule.housekeeping import forget_slack_events, prune
 from bot.service import Paperbot
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from bot.jobs import JobRunner, job_line
 from bot.metrics import Metrics
+from bot.schedule.jobs import JobRunner, job_line
 
 
 def test_job_line_leaves_out_none_and_quotes_values_with_spaces() -> None:

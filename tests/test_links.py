@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.channels.email.links import MAX_AGE, Links, unsubscribe_mailto
 from bot.config import load_settings
 from bot.errors import ExpiredToken, TokenError
-from bot.links import MAX_AGE, Links, unsubscribe_mailto
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 OLD_KEY, NEW_KEY = "old-key-" + "a" * 40, "new-key-" + "b" * 40

@@ -15,13 +15,13 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bot.embed import Encoder
-from bot.ops import ops_routes
 from bot.records import to_json
-from bot.scheduler import Scheduler
-from bot.serve import build_app
+from bot.schedule.scheduler import Scheduler
+from bot.server.ops import ops_routes
+from bot.server.serve import build_app
+from bot.server.status import collect_status, render_status
 from bot.service import Paperbot, sample_feed_path
-from bot.status import collect_status, render_status
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import make_engine, session_scope
 from tests.scheduling import Clock, add_subscription, backdate, digests, scheduler_for, sqlite_world, utc

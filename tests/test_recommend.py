@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import func, select
 
-from bot.embed import Encoder
 from bot.errors import InvalidInput, NotFound
 from bot.records import MatchRequest, Recommendation
 from bot.service import Paperbot, sample_feed_path
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from storage.index import VectorIndex
@@ -54,7 +54,7 @@ def test_a_down_vote_changes_the_next_recommendation(sample_bot: Paperbot) -> No
     assert disliked.id not in [item.listing.id for item in after]  # voted papers are not shown again
     # Its closest neighbour among the recommendations now scores lower than it did.
     with session_scope(sample_bot.engine) as session:
-        from bot.vectors import listing_vectors
+        from bot.vectors.store import listing_vectors
 
         ids, vectors = listing_vectors(session, sample_bot.settings.model, [i.listing.id for i in before])
     by_id = dict(zip(ids.tolist(), vectors, strict=True))

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from bot.catchup import INTERRUPTED, missed
-from bot.digest import store
-from bot.digest.period import latest_period
-from bot.embed import Encoder
-from bot.leader import FileLock, PostgresLock
+from bot.digests import store
+from bot.digests.period import latest_period
 from bot.records import SubscriptionView
-from bot.scheduler import FOLLOWER_MESSAGE, Scheduler
+from bot.schedule.catchup import INTERRUPTED, missed
+from bot.schedule.leader import FileLock, PostgresLock
+from bot.schedule.scheduler import FOLLOWER_MESSAGE, Scheduler
+from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
-from bot.triggers import trigger_for
+from bot.vectors.embed import Encoder
 from storage.db import make_engine
 from tests.scheduling import (
     PAPERS_AT,

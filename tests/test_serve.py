@@ -26,9 +26,9 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.embed import Encoder
-from bot.scheduler import FOLLOWER_MESSAGE
+from bot.schedule.scheduler import FOLLOWER_MESSAGE
 from bot.service import Paperbot
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import make_engine, session_scope
 from tests.scheduling import PAPERS_AT, add_subscription, backdate, sqlite_world, world

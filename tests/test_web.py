@@ -21,11 +21,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from bot.digests import run_due
-from bot.embed import Encoder
-from bot.links import MAX_AGE, Links
+from bot.channels.email.links import MAX_AGE, Links
+from bot.digests.run import run_due
+from bot.server.web import create_app
 from bot.service import Paperbot
-from bot.web import create_app
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.digest.world import (

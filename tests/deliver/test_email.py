@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.email.smtp import SmtpSender
 from bot.config import Settings, load_settings
-from bot.deliver.email import SmtpSender
 from bot.errors import DeliveryError, TemporaryDeliveryError
 from tests.smtp import SmtpServer
 

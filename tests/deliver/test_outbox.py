@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from bot.deliver.outbox import write_outbox
+from bot.channels.email.outbox import write_outbox
 
 
 def mail(html: str | None = "<p>Hello &amp; welcome 🚀</p>") -> EmailMessage:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.email.links import Links
+from bot.channels.email.render import render_email
 from bot.config import Settings, load_settings
-from bot.digest.display import format_authors, format_range, snippet, subject
-from bot.digest.email import render_email
-from bot.links import Links
+from bot.digests.display import format_authors, format_range, snippet, subject
 from bot.records import DigestEntry, DigestView, ListingView, SubscriptionView
 from tests.digest.world import links_by_label
 

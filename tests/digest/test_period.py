@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.digest.period import latest_period
+from bot.digests.period import latest_period
 from bot.records import SubscriptionView
 
 

@@ -14,11 +14,11 @@ from typing import Any
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
-from bot.embed import Encoder
 from bot.records import SubscriberView
+from bot.server.web import create_app
 from bot.service import Paperbot
 from bot.subscribers import Schedule
-from bot.web import create_app
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot

@@ -1,10 +1,10 @@
-"""profiles.baselines behave as their source projects describe."""
+"""profiles.eval.baselines behave as their source projects describe."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from profiles.baselines import (
+from profiles.eval.baselines import (
     ArxivSanityLite,
     LogisticVotes,
     NearestLiked,
@@ -13,7 +13,7 @@ from profiles.baselines import (
     liked_items,
     tfidf_features,
 )
-from profiles.protocol import EvalVote, History
+from profiles.eval.protocol import EvalVote, History
 from tests.profiles.synth import World
 
 

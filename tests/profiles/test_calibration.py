@@ -1,10 +1,10 @@
-"""profiles.calibration: related papers pass the minimum score far more often than random ones."""
+"""profiles.eval.calibration: related papers pass the minimum score far more often than random ones."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from profiles.calibration import calibrate_floor, pair_pass_rates
+from profiles.eval.calibration import calibrate_floor, pair_pass_rates
 from profiles.model import unit
 from profiles.rank import DEFAULT_MIN_SCORE
 from tests.profiles.synth import DIM, World

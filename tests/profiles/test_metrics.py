@@ -1,12 +1,12 @@
-"""profiles.metrics: the numbers in the evaluation table."""
+"""profiles.eval.metrics: the numbers in the evaluation table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from profiles.metrics import ndcg_at_10, reciprocal_rank, summarise
-from profiles.protocol import UserResult
+from profiles.eval.metrics import ndcg_at_10, reciprocal_rank, summarise
+from profiles.eval.protocol import UserResult
 
 
 def test_ndcg_and_reciprocal_rank_of_a_single_relevant_item() -> None:

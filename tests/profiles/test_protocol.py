@@ -1,12 +1,12 @@
-"""profiles.protocol: the simulated users and their days."""
+"""profiles.eval.protocol: the simulated users and their days."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from profiles.protocol import Settings, make_cases, simulate
-from profiles.references import PerfectOrder
+from profiles.eval.protocol import Settings, make_cases, simulate
+from profiles.eval.references import PerfectOrder
 
 N_ITEMS = 400
 SETTINGS = Settings(seed_papers=3, days=4, per_day=20, negatives=15, background=30, min_library=8)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.embed import Encoder
 from bot.evaluation import CiteULike, load_citeulike
+from bot.vectors.embed import Encoder
 from profiles.model import Interest, Profile, Vote, interest_from_seeds
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_MIN_SIMILARITY, Candidate, rank
 from tests.profiles.synth import NOW

@@ -1,13 +1,13 @@
-"""profiles.references: the bounds printed under the evaluation table."""
+"""profiles.eval.references: the bounds printed under the evaluation table."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
 
+from profiles.eval.protocol import History
+from profiles.eval.references import AllLabels
 from profiles.model import unit
-from profiles.protocol import History
-from profiles.references import AllLabels
 
 N, DIM = 300, 16
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.embed import Encoder
 from bot.service import Paperbot
+from bot.vectors.embed import Encoder
 from tests.factories import make_bot
 from tests.slack.conftest import bot, fake_slack, slack
 from tests.smtp import SmtpServer

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.embed import Encoder
 from bot.records import FeedbackResult
 from bot.service import Paperbot, sample_feed_path
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.channels.email.links import Links
 from bot.errors import FeedFormatError, TokenError
-from bot.links import Links
-from bot.sources import parse
+from bot.ingest.sources import parse
 
 FUZZ = settings(
     max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow], derandomize=True

@@ -23,13 +23,13 @@ import pytest
 from sqlmodel import col, func, select
 from starlette.testclient import TestClient
 
-from bot.embed import Encoder
+from bot.channels.email.links import Links
 from bot.errors import InvalidInput
-from bot.links import Links
+from bot.ingest.sources import check_public_url, parse
+from bot.ingest.sources._common import MAX_ABSTRACT
+from bot.server.web import create_app
 from bot.service import Paperbot
-from bot.sources import check_public_url, parse
-from bot.sources._common import MAX_ABSTRACT
-from bot.web import create_app
+from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot

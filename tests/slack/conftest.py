@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 
-from bot.embed import Encoder
+from bot.channels.slack import slack_routes
 from bot.service import Paperbot, sample_feed_path
-from bot.slack import slack_routes
+from bot.vectors.embed import Encoder
 from tests.factories import make_bot
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.helpers import serve

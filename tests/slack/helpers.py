@@ -50,7 +50,7 @@ def due_schedule(*, size: int = 5) -> Schedule:
 
 
 def run_digest_now(bot: Paperbot, subscription_id: int, *, days: int = 0) -> DigestResult:
-    from bot.digests import run_digest
+    from bot.digests.run import run_digest
 
     now = datetime.now(UTC) + timedelta(days=days)
     return run_digest(bot, subscription_id=subscription_id, now=now, sleep=lambda _s: None)

@@ -8,10 +8,10 @@ import pytest
 import yaml  # installed with transformers; only this test reads YAML
 from slack_sdk import WebClient
 
+from bot.channels.slack import EVENTS_PATH, connect_socket_mode, create_slack_app
+from bot.channels.slack.events import REACTIONS
 from bot.errors import ConfigError
 from bot.service import Paperbot
-from bot.slack import EVENTS_PATH, connect_socket_mode, create_slack_app
-from bot.slack.events import REACTIONS
 from tests.factories import make_bot
 from tests.slack.fake_slack import FakeSlack
 

@@ -1,4 +1,4 @@
-"""bot.digest.blocks: valid Block Kit under Slack's limits, split when long, feed text that cannot ping."""
+"""bot.channels.slack.blocks: valid Block Kit under Slack's limits, split when long, text that cannot ping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.digest.blocks import MAX_BLOCKS, MAX_TEXT, escape, link, mark_vote, render_digest, text_length
+from bot.channels.slack.blocks import (
+    MAX_BLOCKS,
+    MAX_TEXT,
+    escape,
+    link,
+    mark_vote,
+    render_digest,
+    text_length,
+)
 from bot.records import DigestEntry, DigestView, ListingView
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

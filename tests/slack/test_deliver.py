@@ -1,4 +1,4 @@
-"""bot.deliver.slack against the fake Web API: retries, pacing, DMs, and errors that say the fix."""
+"""bot.channels.slack.post against the fake Web API: retries, pacing, DMs, and errors that say the fix."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.slack.post import Pacer, SlackPoster, deliver_digest, make_client
 from bot.config import Settings
-from bot.deliver import Batch
-from bot.deliver.slack import Pacer, SlackPoster, deliver_digest, make_client
-from bot.digest import store
-from bot.digest.period import latest_period
+from bot.digests import store
+from bot.digests.batch import Batch
+from bot.digests.period import latest_period
 from bot.errors import ConfigError, DeliveryError, TemporaryDeliveryError
 from bot.records import SubscriptionView
 from bot.service import Paperbot

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.digest.blocks import link
-from bot.digests import run_due
-from bot.embed import listing_text
+from bot.channels.slack.blocks import link
+from bot.digests.run import run_due
 from bot.records import Recommendation
 from bot.service import Paperbot
+from bot.vectors.embed import listing_text
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.helpers import eventually
 from tests.slack.signed import SlackSender

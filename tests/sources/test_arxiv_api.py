@@ -1,4 +1,4 @@
-"""bot.sources.arxiv_api: Atom responses of export.arxiv.org/api/query, old and new."""
+"""bot.ingest.sources.arxiv_api: Atom responses of export.arxiv.org/api/query, old and new."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import FeedFormatError
-from bot.sources import arxiv_api, parse
+from bot.ingest.sources import arxiv_api, parse
 
 QUERY = "arxiv_api_query_all-testing_m100_2026-04-12.atom.xml"
 OLD = "arxiv_api_query_au-del_maestro_2016-10-09_oldformat.atom.xml"

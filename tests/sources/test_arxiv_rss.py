@@ -1,4 +1,4 @@
-"""bot.sources.arxiv_rss: arXiv's listing RSS, new (2024+) and old (RDF) formats."""
+"""bot.ingest.sources.arxiv_rss: arXiv's listing RSS, new (2024+) and old (RDF) formats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.sources import arxiv_rss, detect, parse
+from bot.ingest.sources import arxiv_rss, detect, parse
 
 MULTICAT = "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
 CS_AI = "arxiv_rss_new_cs.AI_2026-04-27_trimmed.xml"

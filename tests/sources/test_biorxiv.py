@@ -1,4 +1,4 @@
-"""bot.sources.biorxiv: bioRxiv/medRxiv subject RSS and the api.biorxiv.org details JSON."""
+"""bot.ingest.sources.biorxiv: bioRxiv/medRxiv subject RSS and the api.biorxiv.org details JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import FeedFormatError
-from bot.sources import biorxiv
+from bot.ingest.sources import biorxiv
 
 RSS = "biorxiv_rss1.0_bioinformatics_2025-04-13.xml"
 MEDRXIV = "medrxiv_api_details_2026-09-15_3records.json"

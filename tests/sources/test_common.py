@@ -1,4 +1,4 @@
-"""bot.sources._common: the invariants every Listing gets, de-duplication and field parsing."""
+"""bot.ingest.sources._common: the invariants every Listing gets, de-duplication and field parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.sources._common import (
+from bot.ingest.sources._common import (
     decode_text,
     dedupe,
     http_url,
@@ -14,7 +14,7 @@ from bot.sources._common import (
     parse_datetime,
     split_names,
 )
-from bot.sources.listing import Listing
+from bot.ingest.sources.listing import Listing
 
 
 def test_make_listing_applies_every_invariant() -> None:

@@ -1,4 +1,4 @@
-"""bot.sources.hf_daily: Hugging Face daily papers JSON."""
+"""bot.ingest.sources.hf_daily: Hugging Face daily papers JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import FeedFormatError
-from bot.sources import hf_daily
+from bot.ingest.sources import hf_daily
 
 DAILY = "hf_daily_papers_api_2026-06.json"
 

@@ -1,10 +1,10 @@
-"""bot.sources.ids: arXiv ids, DOIs, title keys, canonical ids and text clean-up."""
+"""bot.ingest.sources.ids: arXiv ids, DOIs, title keys, canonical ids and text clean-up."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.sources.ids import canonical_id, clean_text, normalise_doi, parse_arxiv_id, title_key
+from bot.ingest.sources.ids import canonical_id, clean_text, normalise_doi, parse_arxiv_id, title_key
 
 
 @pytest.mark.parametrize(

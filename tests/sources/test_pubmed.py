@@ -1,4 +1,4 @@
-"""bot.sources.pubmed: efetch XML; esearch responses point at efetch."""
+"""bot.ingest.sources.pubmed: efetch XML; esearch responses point at efetch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import FeedFormatError
-from bot.sources import detect, pubmed
+from bot.ingest.sources import detect, pubmed
 
 EFETCH = "pubmed_efetch_2026-06.xml"
 

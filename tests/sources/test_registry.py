@@ -1,4 +1,4 @@
-"""bot.sources: every recorded feed through auto-detection, with the per-file counts of
+"""bot.ingest.sources: every recorded feed through auto-detection, with the per-file counts of
 ../shared/data/feeds/README.md, plus detection of content that is no feed at all."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import bot.sources as sources
+import bot.ingest.sources as sources
 from bot.errors import FeedFormatError
-from bot.sources import FAMILIES, Listing, detect, parse
+from bot.ingest.sources import FAMILIES, Listing, detect, parse
 
 HTML_TAG = re.compile(r"</?(?:p|div|span|a|sub|sup|i|b|em|strong|br)\b[^>]*>")
 

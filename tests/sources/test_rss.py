@@ -1,4 +1,4 @@
-"""bot.sources.rss: generic RSS 1.0 / RSS 2.0 / Atom journal feeds, read with feedparser."""
+"""bot.ingest.sources.rss: generic RSS 1.0 / RSS 2.0 / Atom journal feeds, read with feedparser."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import FeedFormatError
-from bot.sources import detect, parse, rss
+from bot.ingest.sources import detect, parse, rss
 
 NATURE_RSS = "nature_rss1.0_current_2024-08-20.rss.xml"
 NATURE_ATOM = "nature_subject_bioinformatics_atom_2025-03-19.xml"

@@ -1,4 +1,4 @@
-"""bot.sources.s2: Semantic Scholar Graph and Recommendations API responses."""
+"""bot.ingest.sources.s2: Semantic Scholar Graph and Recommendations API responses."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.sources import s2
-from bot.sources.ids import canonical_id
+from bot.ingest.sources import s2
+from bot.ingest.sources.ids import canonical_id
 
 
 def test_batch_skips_null_for_unknown_ids(feed: Callable[[str], bytes]) -> None:

@@ -13,9 +13,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.sources import detect, parse
-from bot.sources.ids import canonical_id
-from bot.sources.listing import Listing
+from bot.ingest.sources import detect, parse
+from bot.ingest.sources.ids import canonical_id
+from bot.ingest.sources.listing import Listing
 
 API_FILE = "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml"
 RSS_HEAD = '<rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom"><channel><title>cs.RO</title>'

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from bot.sources import detect, parse
+from bot.ingest.sources import detect, parse
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "bot" / "data" / "sample.atom"

@@ -1,11 +1,11 @@
-"""bot.sources.shortcuts: resolve_source turns shortcuts into feed URLs."""
+"""bot.ingest.sources.shortcuts: resolve_source turns shortcuts into feed URLs."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.errors import InvalidInput
-from bot.sources import resolve_source
+from bot.ingest.sources import resolve_source
 
 
 @pytest.mark.parametrize(

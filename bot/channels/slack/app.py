@@ -1,0 +1,109 @@
+"""The slack-bolt App (HTTP mode, or Socket Mode with an app-level token) and its Starlette route.
+
+Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack; bolt
+verifies the signature and timestamp (401 otherwise) before any listener runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.channels.slack import actions, commands, events, views
+from bot.channels.slack.post import make_client
+from bot.errors import ConfigError
+from bot.service import Paperbot
+
+__all__ = ["EVENTS_PATH", "create_slack_app", "slack_routes", "connect_socket_mode"]
+
+EVENTS_PATH = "/slack/events"
+log = logging.getLogger("paperbot.slack")
+
+
+def _dedupe(bot: Paperbot) -> Callable[..., BoltResponse | None]:
+    """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); act on each event_id once."""
+
+    def dedupe(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not bot.first_time(key=f"slack-event:{event_id}"):
+            log.info("slack: event %s already handled; ignoring the retry", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return dedupe
+
+
+def _log_error(error: Exception, body: dict[str, Any]) -> None:
+    """Unexpected errors: the traceback goes to the log only; Slack shows its generic failure."""
+    log.error("slack: %s request failed", body.get("type") or "command", exc_info=error)
+
+
+def _bolt_app(client: WebClient, secret: str) -> App:
+    """A bolt App whose token is checked now (auth.test): a wrong token stops paperbot at start
+    with a clear message. If Slack cannot be reached, the check waits for the first request, so
+    the rest of paperbot (email, scheduler) still starts."""
+    try:
+        return App(client=client, signing_secret=secret, name="paperbot", logger=log)
+    except BoltError as exc:
+        raise ConfigError(
+            f"Slack refused PAPERBOT_SLACK_BOT_TOKEN ({exc}); docs/slack.md shows where to copy it"
+        ) from None
+    except (SlackClientError, OSError) as exc:
+        log.warning("slack: cannot reach Slack to check the token (%s); checking at the first request", exc)
+        return App(
+            client=client,
+            signing_secret=secret,
+            name="paperbot",
+            logger=log,
+            token_verification_enabled=False,
+        )
+
+
+def create_slack_app(bot: Paperbot, *, client: WebClient | None = None, socket_mode: bool = False) -> App:
+    """The bolt app with every listener; HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET."""
+    secret = bot.settings.slack_signing_secret
+    if secret is None and not socket_mode:
+        raise ConfigError("PAPERBOT_SLACK_SIGNING_SECRET is not set; docs/slack.md says where to find it")
+    app = _bolt_app(client or make_client(bot.settings), secret.get_secret_value() if secret else "")
+    app.use(_dedupe(bot))
+    app.error(_log_error)
+    for listeners in (commands, actions, views, events):
+        listeners.register(app, bot)
+    return app
+
+
+def slack_routes(bot: Paperbot, *, client: WebClient | None = None) -> list[Route]:
+    """Mount in the web app: `Starlette(routes=[*slack_routes(bot), ...])`."""
+    app = create_slack_app(bot, client=client)
+
+    async def endpoint(request: Request) -> Response:
+        # bolt's Starlette adapter dispatches on the event loop; listeners block (database, Web API),
+        # so dispatch in a worker thread and keep the loop free for other requests.
+        bolt_request = to_bolt_request(request, await request.body())
+        return to_starlette_response(await run_in_threadpool(app.dispatch, bolt_request))
+
+    return [Route(EVENTS_PATH, endpoint, methods=["POST"])]
+
+
+def connect_socket_mode(bot: Paperbot) -> SocketModeHandler:
+    """Serve Slack over a WebSocket (no public URL needed). Returns once connected; the connection
+    runs in background threads until `.close()` (e.g. at the end of `paperbot serve`)."""
+    token = bot.settings.slack_app_token
+    if token is None:
+        raise ConfigError("PAPERBOT_SLACK_APP_TOKEN (xapp-…) is not set; Socket Mode needs it")
+    handler = SocketModeHandler(create_slack_app(bot, socket_mode=True), token.get_secret_value())
+    handler.connect()  # type: ignore[no-untyped-call]  # bolt leaves connect() unannotated
+    return handler

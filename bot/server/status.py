@@ -1,0 +1,199 @@
+"""What `paperbot status` shows: sources, schedules with their next run, recent and failed digests.
+
+    status = collect_status(bot, now=datetime.now(UTC))
+    render_status(status, Console())          # tables; `to_json(status)` for --json
+
+Next runs come from the same cron triggers the scheduler uses (`bot.schedule.triggers.trigger_for`), so
+status and scheduler cannot disagree, DST days included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func
+from sqlmodel import col, or_, select
+
+from bot.records import SubscriptionView
+from bot.schedule.triggers import trigger_for
+from bot.service import Paperbot
+from storage import models
+from storage.db import session_scope
+
+__all__ = ["SourceStatus", "SubscriptionStatus", "DigestStatus", "Status", "collect_status", "render_status"]
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    id: int
+    url: str
+    enabled: bool
+    kind: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    id: int
+    subscriber_id: int
+    channel: str
+    target: str
+    schedule: str  # e.g. "weekdays 08:00 Europe/Berlin"
+    active: bool
+    paused_reason: str | None
+    next_run_local: datetime | None  # in the subscription's time zone; None while paused
+    next_run_utc: datetime | None
+    last_period: str | None
+    last_status: str | None
+
+
+@dataclass(frozen=True)
+class DigestStatus:
+    id: int
+    subscription_id: int
+    period: str
+    status: str  # claimed | sent | empty | failed
+    attempts: int
+    error: str | None
+    claimed_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Status:
+    now: datetime
+    sources: tuple[SourceStatus, ...]
+    subscriptions: tuple[SubscriptionStatus, ...]
+    recent_digests: tuple[DigestStatus, ...]
+    failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
+
+    @property
+    def paused(self) -> tuple[SubscriptionStatus, ...]:
+        return tuple(s for s in self.subscriptions if not s.active)
+
+
+def _schedule(s: SubscriptionView) -> str:
+    days = {"daily": "daily", "weekdays": "weekdays", "weekly": f"weekly on {_DAY_NAMES[s.weekday]}"}
+    return f"{days.get(s.frequency, s.frequency)} {s.send_time} {s.timezone}"
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _digest(row: models.Digest) -> DigestStatus:
+    assert row.id is not None
+    return DigestStatus(
+        row.id,
+        row.subscription_id,
+        row.period,
+        row.status,
+        row.attempts,
+        row.error,
+        row.claimed_at,
+        row.sent_at,
+    )
+
+
+def _subscription(view: SubscriptionView, last: DigestStatus | None, now: datetime) -> SubscriptionStatus:
+    fire = trigger_for(view).get_next_fire_time(None, now) if view.active else None
+    # Via UTC: on a spring-forward day APScheduler hands back the nonexistent local time (02:30+01:00).
+    fire = fire.astimezone(UTC) if fire else None
+    return SubscriptionStatus(
+        id=view.id,
+        subscriber_id=view.subscriber_id,
+        channel=view.channel,
+        target=view.target,
+        schedule=_schedule(view),
+        active=view.active,
+        paused_reason=view.paused_reason,
+        next_run_local=fire.astimezone(ZoneInfo(view.timezone)) if fire else None,
+        next_run_utc=fire,
+        last_period=last.period if last else None,
+        last_status=last.status if last else None,
+    )
+
+
+def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
+    """Everything `paperbot status` shows, as of `now`; `recent` bounds the digest lists."""
+    d = models.Digest
+    with session_scope(bot.engine) as session:
+        sources = tuple(
+            SourceStatus(
+                row.id or 0,
+                row.url,
+                row.enabled,
+                row.kind,
+                row.last_success_at,
+                row.last_error,
+                row.last_error_at,
+            )
+            for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
+        )
+        newest = select(d).order_by(col(d.claimed_at).desc(), col(d.id).desc()).limit(recent)
+        recent_digests = tuple(_digest(r) for r in session.exec(newest))
+        last_ids = select(func.max(d.id)).group_by(col(d.subscription_id))
+        last_by_subscription = {
+            r.subscription_id: _digest(r) for r in session.exec(select(d).where(col(d.id).in_(last_ids)))
+        }
+        retrying = (col(d.status) == "claimed") & col(d.error).is_not(None)
+        failing = or_(col(d.status) == "failed", retrying)
+        broken = select(d).where(failing).order_by(col(d.claimed_at).desc()).limit(recent)
+        failed = tuple(_digest(r) for r in session.exec(broken))
+    subscriptions = tuple(
+        _subscription(view, last_by_subscription.get(view.id), now)
+        for view in bot.subscriptions(active_only=False)
+    )
+    return Status(now, sources, subscriptions, recent_digests, failed)
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    return value.strftime(fmt) if value else ""
+
+
+def render_status(status: Status, console: Console) -> None:
+    """Four tables (sources, subscriptions, recent digests, failed deliveries) and a summary line."""
+    sources = Table("id", "source", "kind", "last success", "last error", title="Sources")
+    for s in status.sources:
+        error = f"{_when(s.last_error_at)}: {s.last_error}" if s.last_error else ""
+        sources.add_row(
+            str(s.id),
+            s.url + ("" if s.enabled else " (not configured)"),
+            s.kind or "",
+            _when(s.last_success_at),
+            error,
+        )
+    columns = ("id", "to", "schedule", "next run (local)", "next run (UTC)", "last digest")
+    subs = Table(*columns, title="Subscriptions")
+    for sub in status.subscriptions:
+        last = f"{sub.last_period} {sub.last_status}" if sub.last_period else ""
+        next_local = _when(sub.next_run_local) if sub.active else f"paused: {sub.paused_reason or 'paused'}"
+        subs.add_row(
+            str(sub.id),
+            f"{sub.channel}:{sub.target}",
+            sub.schedule,
+            next_local,
+            _when(sub.next_run_utc),
+            last,
+        )
+    digests = Table("id", "subscription", "period", "status", "attempts", "sent", title="Recent digests")
+    for dg in status.recent_digests:
+        digests.add_row(
+            str(dg.id), str(dg.subscription_id), dg.period, dg.status, str(dg.attempts), _when(dg.sent_at)
+        )
+    failed = Table("id", "subscription", "period", "status", "error", title="Failed deliveries")
+    for dg in status.failed_digests:
+        state = "failed" if dg.status == "failed" else "will retry"
+        failed.add_row(str(dg.id), str(dg.subscription_id), dg.period, state, dg.error or "")
+    for table in (sources, subs, digests, failed):
+        if table.row_count:
+            console.print(table)
+    console.print(
+        f"{len(status.sources)} sources, {len(status.subscriptions) - len(status.paused)} active and "
+        f"{len(status.paused)} paused subscriptions, {len(status.failed_digests)} failed deliveries"
+    )
