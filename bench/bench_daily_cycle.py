@@ -50,15 +50,18 @@ from bench_email import free_port, start_sink  # noqa: E402  (the same aiosmtpd 
 
 from bot.channels.email.links import Links  # noqa: E402
 from bot.channels.email.render import render_email  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot.config import (
+    DEFAULT_MODEL,  # noqa: E402
+    Settings,  # noqa: E402
+)
 from bot.digests.period import latest_period  # noqa: E402
-from bot.digests.run import CHUNK, run_digest  # noqa: E402
+from bot.digests.run import CHUNK, run_digest, run_due  # noqa: E402
 from bot.digests.store import preview_view  # noqa: E402
 from bot.ingest.sources import parse  # noqa: E402
 from bot.recommend import Outcome  # noqa: E402
 from bot.records import MatchRequest  # noqa: E402
 from bot.service import Paperbot, sample_feed_path  # noqa: E402
-from bot.vectors.embed import DEFAULT_MODEL, content_hash, listing_text  # noqa: E402
+from bot.vectors.embed import content_hash, listing_text  # noqa: E402
 from storage import models  # noqa: E402
 from storage.db import session_scope  # noqa: E402
 
@@ -300,7 +303,7 @@ def main() -> None:
                 )
             else:
                 name = "deliver (run_due: match + claim + render + send)"
-                results = stage(name, "digests", len(due), lambda: bot.run_due_digests(now=now))
+                results = stage(name, "digests", len(due), lambda: run_due(bot, now=now))
             statuses: dict[str, int] = {}
             for r in results:
                 statuses[r.status] = statuses.get(r.status, 0) + 1

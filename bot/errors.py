@@ -13,6 +13,8 @@
     └── DeliveryError             a digest could not be delivered
         └── TemporaryDeliveryError    worth retrying later (4xx SMTP reply, refused connection, 5xx API)
 
+    UnsupportedModel (a ValueError)  the model cannot run on the asked backend
+
 Web front ends read `.status`; the CLI prints `Error: <message>` and exits 1.
 """
 
@@ -31,6 +33,7 @@ __all__ = [
     "UsedToken",
     "DeliveryError",
     "TemporaryDeliveryError",
+    "UnsupportedModel",
 ]
 
 
@@ -98,3 +101,10 @@ class DeliveryError(PaperbotError):
 
 class TemporaryDeliveryError(DeliveryError):
     """Delivery failed for a reason that may pass (try again later)."""
+
+
+class UnsupportedModel(ValueError):
+    """The model cannot run on the asked backend; the message says what to use instead.
+
+    A ValueError, not a PaperbotError: it is raised while a model loads, where settings validation
+    (or the caller) turns it into the error that names the setting."""

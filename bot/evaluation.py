@@ -24,7 +24,8 @@ import numpy as np
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from bot.vectors.embed import DEFAULT_MODEL, Encoder, listing_text
+from bot.config import DEFAULT_MODEL
+from bot.vectors.embed import Encoder, listing_text
 from profiles.eval.baselines import tfidf_features
 from profiles.eval.calibration import FloorCalibration, PassRate, calibrate_floor, pair_pass_rates, pass_rates
 from profiles.eval.evaluate import baseline_methods, evaluate, paperbot_methods, reference_methods

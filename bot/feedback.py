@@ -6,14 +6,13 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from bot.errors import InvalidInput, NotFound
+from bot.errors import NotFound
 from bot.records import FeedbackResult
 from bot.subscribers import get_subscriber
+from bot.vocab import VoteVia, parse_vote
 from storage import models
 
-__all__ = ["VOTES", "record_vote", "withdraw_vote", "item_owner"]
-
-VOTES = ("up", "down", "save")
+__all__ = ["record_vote", "withdraw_vote", "item_owner"]
 
 
 def _current(session: Session, subscriber_id: int, listing_id: int) -> models.Feedback | None:
@@ -30,26 +29,26 @@ def record_vote(
     subscriber_id: int,
     listing_id: int,
     vote: str,
-    via: str,
+    via: VoteVia,
     digest_item_id: int | None,
     now: datetime,
 ) -> FeedbackResult:
     """Repeating a vote changes nothing; a different vote on the same paper replaces the earlier one."""
-    if vote not in VOTES:
-        raise InvalidInput(f"vote {vote!r} is not one of {', '.join(VOTES)}")
+    vote = parse_vote(vote)
     get_subscriber(session, subscriber_id)
-    if session.get(models.Listing, listing_id) is None:
+    listing = session.get(models.Listing, listing_id)
+    if listing is None:
         raise NotFound(f"no listing {listing_id}; `paperbot listings` shows the stored ids")
     row = _current(session, subscriber_id, listing_id)
     if row is not None and row.vote == vote:
-        return FeedbackResult(subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, changed=False)
+        return FeedbackResult(subscriber_id, listing_id, vote, changed=False, title=listing.title)
     row = row or models.Feedback(
         subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, created_at=now
     )
     row.vote, row.via, row.updated_at = vote, via, now
     row.digest_item_id = digest_item_id or row.digest_item_id
     session.add(row)
-    return FeedbackResult(subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, changed=True)
+    return FeedbackResult(subscriber_id, listing_id, vote, changed=True, title=listing.title)
 
 
 def item_owner(session: Session, digest_item_id: int) -> tuple[models.DigestItem, int]:
@@ -57,7 +56,10 @@ def item_owner(session: Session, digest_item_id: int) -> tuple[models.DigestItem
     channel's shared profile, a DM digest the person's)."""
     item = session.get(models.DigestItem, digest_item_id)
     if item is None:
-        raise NotFound(f"no digest item {digest_item_id}")
+        raise NotFound(
+            f"This paper is no longer in our records (digest item {digest_item_id}), "
+            "so the vote cannot be recorded."
+        )
     digest = session.get(models.Digest, item.digest_id)
     subscription = session.get(models.Subscription, digest.subscription_id) if digest else None
     if subscription is None:
@@ -68,11 +70,11 @@ def item_owner(session: Session, digest_item_id: int) -> tuple[models.DigestItem
 def withdraw_vote(session: Session, *, digest_item_id: int, vote: str) -> FeedbackResult:
     """Undo a vote (a removed reaction) if it is still the recorded one."""
     item, subscriber_id = item_owner(session, digest_item_id)
+    listing = session.get(models.Listing, item.listing_id)
+    title = listing.title if listing else ""
     row = _current(session, subscriber_id, item.listing_id)
     if row is None or row.vote != vote:
         current = row.vote if row else None
-        return FeedbackResult(
-            subscriber_id=subscriber_id, listing_id=item.listing_id, vote=current, changed=False
-        )
+        return FeedbackResult(subscriber_id, item.listing_id, current, changed=False, title=title)
     session.delete(row)
-    return FeedbackResult(subscriber_id=subscriber_id, listing_id=item.listing_id, vote=None, changed=True)
+    return FeedbackResult(subscriber_id, item.listing_id, None, changed=True, title=title)

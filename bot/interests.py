@@ -4,7 +4,6 @@ either stores everything or nothing."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,28 +11,14 @@ from sqlmodel import Session, select
 
 from bot.bibtex import BibEntry, BibImport
 from bot.errors import InvalidInput
+from bot.inputs import check_text
 from bot.records import InterestView
 from bot.subscribers import resolve_seed
 from bot.vectors.embed import Encoder, listing_text
 from bot.vectors.store import listing_vectors, vectors_for_texts
 from storage import models
 
-__all__ = ["INVISIBLE", "check_text", "text_interest", "seed_interest", "bib_interests", "interest_view"]
-
-MAX_TEXT = 1000
-# C0/C1 controls, zero-width and bidi overrides: invisible, and a way to disguise text
-INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-def check_text(text: str) -> str:
-    """The interest text without invisible characters (Slack refuses them; the CLI and email drop them)."""
-    text = INVISIBLE.sub("", text).strip()
-    if not text:
-        raise InvalidInput('an interest needs some text, e.g. "graph neural networks for molecules"')
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"interest text is {len(text)} characters; keep it under {MAX_TEXT:,}")
-    return text
-
+__all__ = ["text_interest", "seed_interest", "bib_interests", "interest_view"]
 
 def interest_view(row: models.Interest) -> InterestView:
     assert row.id is not None

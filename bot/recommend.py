@@ -20,6 +20,7 @@ import numpy as np
 from sqlmodel import Session, col, func, select
 from threadpoolctl import ThreadpoolController
 
+from bot import vocab
 from bot.errors import InvalidInput, NotFound
 from bot.records import ListingView, MatchRequest, Recommendation
 from bot.vectors.embed import Encoder, listing_text
@@ -40,7 +41,7 @@ __all__ = [
 log = logging.getLogger("paperbot.recommend")
 BACKGROUND = 300  # random listing vectors offered to the ranker as negatives and as the reference
 PER_QUERY = 200  # nearest listings taken per query vector (interest, seed paper or liked paper)
-VOTE_VALUE = {"up": 1, "save": 1, "down": -1}
+VOTE_VALUE: dict[vocab.Vote, int] = {"up": 1, "save": 1, "down": -1}  # 🔖 counts as interest
 
 Outcome = list[Recommendation] | InvalidInput  # InvalidInput: nothing to match (or no such subscriber)
 
@@ -233,7 +234,12 @@ def load_profiles(
     for f, title, interest_id in feedback:
         if f.listing_id in by_id:
             vote = Vote(
-                f.listing_id, by_id[f.listing_id], VOTE_VALUE[f.vote], f.updated_at, title, interest_id
+                f.listing_id,
+                by_id[f.listing_id],
+                VOTE_VALUE[vocab.parse_vote(f.vote)],
+                f.updated_at,
+                title,
+                interest_id,
             )
             votes_of[f.subscriber_id].append(vote)
     return {

@@ -231,3 +231,4 @@ class FeedbackResult:
     listing_id: int
     vote: str | None  # None when a vote was withdrawn
     changed: bool  # False when the same vote was already recorded
+    title: str  # the paper's, so a confirmation needs no second query

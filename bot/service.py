@@ -22,13 +22,15 @@ from sqlmodel import Session, col, select
 
 from bot.bibtex import parse_bibtex
 from bot.config import Settings
+from bot.digests import store as digests
 from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
 from bot.ingest.run import ingest_source, source_row
+from bot.inputs import Schedule
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
-    DigestResult,
+    DigestEntry,
     FeedbackResult,
     IngestReport,
     InterestView,
@@ -42,7 +44,6 @@ from bot.records import (
 )
 from bot.subscribers import (
     Identity,
-    Schedule,
     find_subscriber,
     get_subscriber,
     subscriber_view,
@@ -51,6 +52,7 @@ from bot.subscribers import (
 )
 from bot.vectors.embed import Encoder
 from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
+from bot.vocab import VoteVia
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
@@ -76,6 +78,28 @@ def _earliest(times: Iterable[datetime | None]) -> datetime | None:
     return None if not found or None in found else min(t for t in found if t is not None)
 
 
+def _vote(
+    session: Session,
+    subscriber_id: int,
+    listing_id: int,
+    vote: str,
+    via: VoteVia,
+    digest_item_id: int | None,
+    now: datetime | None,
+) -> FeedbackResult:
+    result = record_vote(
+        session,
+        subscriber_id=subscriber_id,
+        listing_id=listing_id,
+        vote=vote,
+        via=via,
+        digest_item_id=digest_item_id,
+        now=now or models.utcnow(),
+    )
+    log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    return result
+
+
 class Paperbot:
     """One paperbot installation: its settings, database, index and encoder."""
 
@@ -94,10 +118,15 @@ class Paperbot:
         upgrade(self.engine)
         self._encoder = encoder
         self._http = http
-        self._sleep = sleep
+        self.sleep = sleep  # every backoff of this installation waits with it (tests pass a fake)
         self._fetch_timeout = fetch_timeout
         self._pool_cache: Pool | None = None
         self._pool_lock = threading.Lock()
+
+    @property
+    def database_url(self) -> str:
+        """The database's URL with any password masked, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
         if "smtp" in self.__dict__:
@@ -109,7 +138,7 @@ class Paperbot:
         """The SMTP connection every digest of this process shares (see `SmtpSender`)."""
         from bot.channels.email.smtp import SmtpSender
 
-        return SmtpSender(self.settings, sleep=self._sleep)
+        return SmtpSender(self.settings, sleep=self.sleep)
 
     # ---- vectors ---------------------------------------------------------------------------
 
@@ -213,7 +242,7 @@ class Paperbot:
         touched: list[int] = []
         for done, url in enumerate(urls):
             report, changed = ingest_source(
-                self.engine, url, now=now, client=self._http, sleep=self._sleep, timeout=self._fetch_timeout
+                self.engine, url, now=now, client=self._http, sleep=self.sleep, timeout=self._fetch_timeout
             )
             reports.append(report)
             touched.extend(changed)
@@ -502,38 +531,21 @@ class Paperbot:
         subscriber_id: int,
         listing_id: int,
         vote: str,
-        via: str = "cli",
-        digest_item_id: int | None = None,
+        via: VoteVia = "cli",
         now: datetime | None = None,
     ) -> FeedbackResult:
         """Store a 👍 (up) / 👎 (down) / 🔖 (save) vote; it counts at the next ranking. Idempotent."""
         with session_scope(self.engine) as session:
-            result = record_vote(
-                session,
-                subscriber_id=subscriber_id,
-                listing_id=listing_id,
-                vote=vote,
-                via=via,
-                digest_item_id=digest_item_id,
-                now=now or models.utcnow(),
-            )
-        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
-        return result
+            return _vote(session, subscriber_id, listing_id, vote, via, None, now)
 
     def record_item_feedback(
-        self, *, digest_item_id: int, vote: str, via: str, now: datetime | None = None
+        self, *, digest_item_id: int, vote: str, via: VoteVia, now: datetime | None = None
     ) -> FeedbackResult:
-        """A vote from a digest's button, reaction or email link; the digest decides whose profile learns."""
+        """A vote from a digest's button, reaction or email link; the digest decides whose profile
+        learns. One transaction: the owner is read and the vote written together."""
         with session_scope(self.engine) as session:
             item, subscriber_id = item_owner(session, digest_item_id)
-        return self.record_feedback(
-            subscriber_id=subscriber_id,
-            listing_id=item.listing_id,
-            vote=vote,
-            via=via,
-            digest_item_id=digest_item_id,
-            now=now,
-        )
+            return _vote(session, subscriber_id, item.listing_id, vote, via, digest_item_id, now)
 
     def withdraw_item_feedback(self, *, digest_item_id: int, vote: str) -> FeedbackResult:
         """Undo a vote (a removed reaction) if it is still the recorded one."""
@@ -580,35 +592,13 @@ class Paperbot:
         with session_scope(self.engine) as session:
             return subscription_view(self._subscription(session, subscription_id))
 
-    def run_digest(
-        self, *, subscription_id: int, now: datetime | None = None, dry_run: bool = False
-    ) -> DigestResult:
-        """Deliver the latest due digest of one subscription; each period goes out at most once."""
-        from bot.digests.run import run_digest  # bot.digests.run imports this module
+    def digest_entry(self, *, item_id: int) -> DigestEntry:
+        """One digest item with its paper (what an email link points at)."""
+        return digests.entry(self.engine, item_id)
 
-        return run_digest(
-            self,
-            subscription_id=subscription_id,
-            now=now or models.utcnow(),
-            dry_run=dry_run,
-            sleep=self._sleep,
-        )
-
-    def run_subscriber_digests(
-        self, *, subscriber_id: int, now: datetime | None = None, dry_run: bool = False
-    ) -> list[DigestResult]:
-        """Deliver the due digest of every active subscription of one subscriber."""
-        from bot.digests.run import run_for_subscriber
-
-        return run_for_subscriber(
-            self, subscriber_id=subscriber_id, now=now or models.utcnow(), dry_run=dry_run, sleep=self._sleep
-        )
-
-    def run_due_digests(self, *, now: datetime | None = None) -> list[DigestResult]:
-        """Deliver every active subscription's due, unsent digest."""
-        from bot.digests.run import run_due
-
-        return run_due(self, now=now or models.utcnow(), sleep=self._sleep)
+    def digest_state(self, *, subscription_id: int, period: str) -> digests.Found | None:
+        """The digest of one (subscription, period), if one was claimed."""
+        return digests.find(self.engine, subscription_id, period)
 
     def seen(self, *, key: str) -> bool:
         """Whether a one-time key was used (without using it)."""

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
+from bot.inputs import Schedule, check_email
 from bot.records import InterestView, SubscriberView, SubscriptionView
 from storage import models
 
 __all__ = [
-    "Schedule",
     "Identity",
     "upsert_subscription",
     "get_subscriber",
@@ -23,48 +21,7 @@ __all__ = [
     "subscriber_view",
     "subscription_view",
     "resolve_seed",
-    "check_email",
 ]
-
-FREQUENCIES = ("daily", "weekdays", "weekly")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When a subscription's digest goes out; validated on construction."""
-
-    frequency: str = "daily"
-    send_time: str = "08:00"
-    timezone: str = "UTC"
-    weekday: int = 0
-    digest_size: int = 10
-    always_send: bool = False
-
-    def __post_init__(self) -> None:
-        if self.frequency not in FREQUENCIES:
-            raise InvalidInput(f"frequency {self.frequency!r} is not one of {', '.join(FREQUENCIES)}")
-        if not _TIME.match(self.send_time):
-            raise InvalidInput(f"time {self.send_time!r} is not HH:MM (24-hour), e.g. 08:30")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(
-                f"time zone {self.timezone!r} is unknown; use an IANA name like Europe/Berlin"
-            ) from None
-        if not 0 <= self.weekday <= 6:
-            raise InvalidInput(f"weekday {self.weekday} must be 0 (Monday) to 6 (Sunday)")
-        if not 1 <= self.digest_size <= 50:
-            raise InvalidInput(f"digest size {self.digest_size} must be between 1 and 50")
-
-
-def check_email(address: str) -> str:
-    address = address.strip()
-    if not _EMAIL.match(address) or len(address) > 320:
-        raise InvalidInput(f"{address!r} is not an email address")
-    return address
-
 
 def get_subscriber(session: Session, subscriber_id: int) -> models.Subscriber:
     row = session.get(models.Subscriber, subscriber_id)

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import tempfile
 import threading
@@ -29,7 +28,9 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IndexState", "VectorIndex", "cpu_budget", "match", "rebuild"]
+from storage.cpu import cpu_budget
+
+__all__ = ["IndexState", "VectorIndex", "match", "rebuild"]
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,6 @@ _FORMAT = 1  # bump when the file layout or metadata keys change; old files are 
 Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
 Scores = npt.NDArray[np.float32]
 Ids = npt.NDArray[np.int64]
-
-
-def cpu_budget() -> int:
-    """CPUs this process may really use: the affinity mask, capped by a cgroup v2 quota.
-
-    OpenMP sizes its pool from the affinity mask, which in a container still shows every host core;
-    oversubscribing a 2-core quota makes FAISS searches several times slower.
-    """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    with contextlib.suppress(OSError, ValueError):
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    return max(1, cpus)
 
 
 if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins

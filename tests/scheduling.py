@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.inputs import Schedule
 from bot.schedule.scheduler import Scheduler, SchedulerConfig
 from bot.service import Paperbot, sample_feed_path
-from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope

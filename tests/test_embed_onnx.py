@@ -10,19 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
-from bot.config import load_settings
-from bot.errors import ConfigError, InvalidInput
+from bot.config import DEFAULT_MODEL, load_settings, split_backend
+from bot.errors import ConfigError, InvalidInput, UnsupportedModel
 from bot.service import sample_feed_path
-from bot.vectors.embed import (
-    DEFAULT_MODEL,
-    Encoder,
-    UnsupportedModel,
-    _model_path,
-    listing_text,
-    split_backend,
-)
+from bot.vectors.embed import Encoder, _model_path, listing_text
 from storage import models
 from storage.db import session_scope
 from tests.factories import make_bot
@@ -138,7 +131,7 @@ def test_changing_the_model_re_embeds_every_kind_of_interest_and_the_stored_list
     bot = make_bot(data_dir, encoder=encoder)
     try:
         with session_scope(bot.engine) as session:
-            seed = session.exec(select(models.Listing.id).order_by(models.Listing.id)).first()
+            seed = session.exec(select(models.Listing.id).order_by(col(models.Listing.id))).first()
         view = bot.subscribe(
             email="a@example.org", interests=["graph neural networks"], seed_papers=[str(seed)], bib=BIB
         )

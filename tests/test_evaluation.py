@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ from bot.evaluation import (
 from bot.vectors.embed import Encoder
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
-SMALL = {"users": 3, "seed_papers": 5, "days": 3, "per_day": 10, "negatives": 15, "background": 30}
+SMALL: dict[str, Any] = {
+    "users": 3, "seed_papers": 5, "days": 3, "per_day": 10, "negatives": 15, "background": 30
+}
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from sqlmodel import col
 
 from bot.channels.email.links import Links
 from bot.digests.run import run_digest, run_due
+from bot.inputs import Schedule
 from bot.service import Paperbot
-from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope

@@ -170,6 +170,7 @@ def test_a_batch_ranks_each_subscriber_as_a_request_of_its_own_would(sample_bot:
         alone = sample_bot.recommend(subscriber_id=request.subscriber_id, since=since, limit=5, now=now)
         assert key(outcome) == key(alone)
     voted = {first.listing.id, second.listing.id}
+    assert isinstance(outcomes[2], list)
     assert not voted & {i.listing.id for i in outcomes[2]}  # voted papers are not offered again
     assert isinstance(outcomes[3], InvalidInput) and "add-interest" in outcomes[3].message
     assert isinstance(outcomes[4], NotFound)

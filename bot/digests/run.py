@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -205,17 +204,22 @@ def _send(
     return result(status, location=where)
 
 
+def _batch(bot: Paperbot, now: datetime | None, sleep: Callable[[float], None] | None) -> Batch:
+    """A run's shared state; by default now, and the service's sleep (tests give it a fake one)."""
+    return Batch(bot, now or datetime.now(UTC), sleep or bot.sleep)
+
+
 def run_digest(
     bot: Paperbot,
     *,
     subscription_id: int,
-    now: datetime,
+    now: datetime | None = None,
     dry_run: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> DigestResult:
     """Deliver the latest due digest of one subscription (or, with dry_run, write it to the outbox
     as dry-run-<subscription>-<period>.eml and change nothing)."""
-    with Batch(bot, now, sleep) as batch:
+    with _batch(bot, now, sleep) as batch:
         return _run(bot, bot.subscription(subscription_id=subscription_id), batch, dry_run=dry_run)
 
 
@@ -223,13 +227,13 @@ def run_for_subscriber(
     bot: Paperbot,
     *,
     subscriber_id: int,
-    now: datetime,
+    now: datetime | None = None,
     dry_run: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[DigestResult]:
     """`run_digest` for each active subscription of one subscriber."""
     subscriptions = bot.subscriber(subscriber_id=subscriber_id).subscriptions
-    with Batch(bot, now, sleep) as batch:
+    with _batch(bot, now, sleep) as batch:
         return [_run(bot, s, batch, dry_run=dry_run) for s in subscriptions if s.active]
 
 
@@ -249,11 +253,12 @@ def _rank_together(
 
 
 def run_due(
-    bot: Paperbot, *, now: datetime, sleep: Callable[[float], None] = time.sleep
+    bot: Paperbot, *, now: datetime | None = None, sleep: Callable[[float], None] | None = None
 ) -> list[DigestResult]:
     """Deliver every active subscription's latest period that has no outcome yet. Papers are ranked
     CHUNK subscriptions at a time against one pool of listings loaded for the run. A digest that
     crashes is logged and left for the next run."""
+    now = now or datetime.now(UTC)
     due = []
     for subscription in bot.subscriptions(active_only=True):
         period = latest_period(subscription, now=now)
@@ -263,7 +268,7 @@ def run_due(
     unclaimed = [period.start for _, period, fresh in due if fresh]
     pool = bot.load_pool(min(unclaimed)) if unclaimed else None
     results = []
-    with Batch(bot, now, sleep) as batch:
+    with _batch(bot, now, sleep) as batch:
         for start in range(0, len(due), CHUNK):
             chunk = due[start : start + CHUNK]
             fresh = [(s, p) for s, p, is_fresh in chunk if is_fresh]

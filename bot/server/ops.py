@@ -15,17 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, text
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import reports
 from bot.metrics import Family, Sample, render
 from bot.schedule.scheduler import Scheduler
 from bot.service import Paperbot
-from storage import models
-from storage.db import session_scope
 
 __all__ = ["ops_routes", "health", "database_families"]
 
@@ -38,24 +35,18 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _last_ingest(bot: Paperbot) -> dict[str, Any]:
-    with session_scope(bot.engine) as session:
-        success = session.exec(select(func.max(models.Source.last_success_at))).one()
-        failing = session.exec(
-            select(models.Source.url, models.Source.last_error).where(
-                models.Source.enabled,
-                col(models.Source.last_error).is_not(None),
-            )
-        ).all()
-    return {"last_success_at": _iso(success), "failing_sources": [{"url": u, "error": e} for u, e in failing]}
+    last = reports.last_ingest(bot)
+    return {
+        "last_success_at": _iso(last.last_success_at),
+        "failing_sources": [{"url": url, "error": error} for url, error in last.failing],
+    }
 
 
 def health(bot: Paperbot, scheduler: Scheduler | None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of the health check."""
     body: dict[str, Any] = {}
     try:
-        with bot.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        body["database"] = {"ok": True, "dialect": bot.engine.dialect.name}
+        body["database"] = {"ok": True, "dialect": reports.ping(bot)}
     except Exception as exc:  # any failure here is exactly what the check reports
         body["database"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
     if scheduler is None:
@@ -89,13 +80,8 @@ def _named(name: str, samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
 
 def database_families(bot: Paperbot) -> list[Family]:
     """Totals from the database: listings, digests by status, votes, subscriptions, last ingest."""
-    d, f, s = models.Digest, models.Feedback, models.Subscription
-    with session_scope(bot.engine) as session:
-        listings = session.exec(select(func.count()).select_from(models.Listing)).one()
-        digests = session.exec(select(d.status, func.count()).group_by(d.status)).all()
-        votes = session.exec(select(f.vote, f.via, func.count()).group_by(f.vote, f.via)).all()
-        subs = session.exec(select(s.active, func.count()).group_by(col(s.active))).all()
-        last = session.exec(select(func.max(models.Source.last_success_at))).one()
+    t = reports.totals(bot)
+    listings, digests, votes, subs, last = t.listings, t.digests, t.votes, t.subscriptions, t.last_success_at
     gauge = [
         ("paperbot_listings", "Listings stored.", (Sample("", (), float(listings)),)),
         (

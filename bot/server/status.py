@@ -15,27 +15,14 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func
-from sqlmodel import col, or_, select
 
+from bot import reports
 from bot.records import SubscriptionView
+from bot.reports import DigestStatus, SourceStatus
 from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
-from storage import models
-from storage.db import session_scope
 
-__all__ = ["SourceStatus", "SubscriptionStatus", "DigestStatus", "Status", "collect_status", "render_status"]
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    id: int
-    url: str
-    enabled: bool
-    kind: str | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
+__all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
 
 
 @dataclass(frozen=True)
@@ -51,18 +38,6 @@ class SubscriptionStatus:
     next_run_utc: datetime | None
     last_period: str | None
     last_status: str | None
-
-
-@dataclass(frozen=True)
-class DigestStatus:
-    id: int
-    subscription_id: int
-    period: str
-    status: str  # claimed | sent | empty | failed
-    attempts: int
-    error: str | None
-    claimed_at: datetime
-    sent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -86,20 +61,6 @@ def _schedule(s: SubscriptionView) -> str:
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _digest(row: models.Digest) -> DigestStatus:
-    assert row.id is not None
-    return DigestStatus(
-        row.id,
-        row.subscription_id,
-        row.period,
-        row.status,
-        row.attempts,
-        row.error,
-        row.claimed_at,
-        row.sent_at,
-    )
-
-
 def _subscription(view: SubscriptionView, last: DigestStatus | None, now: datetime) -> SubscriptionStatus:
     fire = trigger_for(view).get_next_fire_time(None, now) if view.active else None
     # Via UTC: on a spring-forward day APScheduler hands back the nonexistent local time (02:30+01:00).
@@ -121,35 +82,11 @@ def _subscription(view: SubscriptionView, last: DigestStatus | None, now: dateti
 
 def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     """Everything `paperbot status` shows, as of `now`; `recent` bounds the digest lists."""
-    d = models.Digest
-    with session_scope(bot.engine) as session:
-        sources = tuple(
-            SourceStatus(
-                row.id or 0,
-                row.url,
-                row.enabled,
-                row.kind,
-                row.last_success_at,
-                row.last_error,
-                row.last_error_at,
-            )
-            for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-        )
-        newest = select(d).order_by(col(d.claimed_at).desc(), col(d.id).desc()).limit(recent)
-        recent_digests = tuple(_digest(r) for r in session.exec(newest))
-        last_ids = select(func.max(d.id)).group_by(col(d.subscription_id))
-        last_by_subscription = {
-            r.subscription_id: _digest(r) for r in session.exec(select(d).where(col(d.id).in_(last_ids)))
-        }
-        retrying = (col(d.status) == "claimed") & col(d.error).is_not(None)
-        failing = or_(col(d.status) == "failed", retrying)
-        broken = select(d).where(failing).order_by(col(d.claimed_at).desc()).limit(recent)
-        failed = tuple(_digest(r) for r in session.exec(broken))
+    digests = reports.digest_rows(bot, recent=recent)
     subscriptions = tuple(
-        _subscription(view, last_by_subscription.get(view.id), now)
-        for view in bot.subscriptions(active_only=False)
+        _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
     )
-    return Status(now, sources, subscriptions, recent_digests, failed)
+    return Status(now, reports.sources(bot), subscriptions, digests.recent, digests.failing)
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:

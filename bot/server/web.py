@@ -1,18 +1,7 @@
-"""The ASGI app: email feedback and unsubscribe pages; room for Slack, health and metrics routes.
+"""The ASGI app: the email readers' pages (bot.channels.email.pages), then whatever routes front ends add.
 
-Mail scanners open every link in a message, so a GET only shows a page; a POST acts:
-
-    GET  /email/feedback/{token}?vote=up  "Record 👍 for <title>?" and a button  (changes nothing)
-    POST /email/feedback/{token}?vote=up  records the vote; again: "already recorded"; last vote wins
-    GET  /email/unsubscribe/{token}  a page with an Unsubscribe button          (changes nothing)
-    POST /email/unsubscribe/{token}  unsubscribes; also RFC 8058 one-click (body List-Unsubscribe=One-Click)
-    GET  /email/manage/{token}       the subscription's settings
-    POST /email/manage/{token}       action=resume: subscribe again
-
-Unsubscribe tokens act once. Posting a used one again while still unsubscribed says so (200, as
-mail providers may retry one-click); after subscribing again it is refused (410), so an old mail
-cannot silently undo the new subscription. Bad, expired and refused tokens get a friendly page with
-a 4xx; any PaperbotError becomes a page (or JSON for Accept: application/json) with its status.
+Bad, expired and refused tokens get a friendly page with a 4xx; any PaperbotError becomes a page (or
+JSON for Accept: application/json) with its status; anything else a 500 page without a traceback.
 
 Other front ends add routes: `create_app(bot, routes=[Route("/healthz", ...), Mount("/slack", ...)])`
 or `app.mount(...)` afterwards.
@@ -20,55 +9,32 @@ or `app.mount(...)` afterwards.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any
-from urllib.parse import parse_qs
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
-from bot.channels.email import templates
 from bot.channels.email.links import Links
-from bot.digests import store
-from bot.errors import InvalidInput, PaperbotError, UsedToken
-from bot.records import SubscriptionView
+from bot.channels.email.pages import PRIVATE, email_routes, message_page
+from bot.errors import PaperbotError
 from bot.service import Paperbot
-from storage.models import utcnow
 
-__all__ = ["create_app", "VOTE_WORDS"]
+__all__ = ["create_app"]
 
-log = logging.getLogger("paperbot.web")
-VOTE_WORDS = {"up": "👍 More like this", "down": "👎 Less like this", "save": "🔖 Save"}
-# Token URLs must not leak through Referer, caches or search engines.
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 HEADINGS = {
     400: "This link does not work",
     404: "Not found",
     410: "This link can no longer be used",
     500: "Sorry, something went wrong on our side",
 }
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(template).render(context)
-    return HTMLResponse(html, status_code=status, headers=PRIVATE)
-
-
-def _message(heading: str, *lines: str, status: int = 200, **extra: Any) -> HTMLResponse:
-    context = {"paper": None, "form": None, "note": None, **extra}
-    return _page("message.html", status, heading=heading, lines=lines, **context)
-
-
-def _schedule(s: SubscriptionView) -> str:
-    days = {"daily": "daily", "weekdays": "on weekdays", "weekly": f"every {WEEKDAYS[s.weekday]}"}
-    return f"{days.get(s.frequency, s.frequency)} at {s.send_time} ({s.timezone})"
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _wants_json(request: Request) -> bool:
@@ -78,7 +44,7 @@ def _wants_json(request: Request) -> bool:
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"ok": False, "error": message, "status": status}, status, headers=PRIVATE)
-    return _message(HEADINGS.get(status, HEADINGS[400 if status < 500 else 500]), message, status=status)
+    return message_page(HEADINGS.get(status, HEADINGS[400 if status < 500 else 500]), message, status=status)
 
 
 async def _paperbot_error(request: Request, exc: Exception) -> Response:
@@ -97,114 +63,16 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error(request, 500, "Please try again in a few minutes.")
 
 
-class EmailPages:
-    """The handlers, bound to one Paperbot, its link signer and a clock."""
-
-    def __init__(self, bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> None:
-        self.bot, self.links, self.clock = bot, links, clock
-
-    async def feedback(self, request: Request) -> Response:
-        ticket = self.links.read_feedback(request.path_params["token"], now=self.clock())
-        vote = request.query_params.get("vote", "")
-        if vote not in VOTE_WORDS:
-            raise InvalidInput("This link is missing its vote. Open it again from the email.")
-        entry = await run_in_threadpool(store.entry, self.bot.engine, ticket.item_id)
-        words = VOTE_WORDS[vote]
-        if request.method == "GET":
-            form = {"action": f"{request.url.path}?vote={vote}", "button": f"Yes, record {words}"}
-            return _message(f"Record {words}?", paper=entry.listing.title, form=form)
-        result = await run_in_threadpool(
-            lambda: self.bot.record_item_feedback(
-                digest_item_id=ticket.item_id, vote=vote, via="email", now=self.clock()
-            )
-        )
-        if not result.changed:
-            return _message(
-                "Already recorded", f"Your {words} was already recorded.", paper=entry.listing.title
-            )
-        return _message(
-            f"Thanks — {words} recorded",
-            "Your next digest will reflect it.",
-            paper=entry.listing.title,
-            note="Changed your mind? Use another link under this paper in the email; the last vote counts.",
-        )
-
-    async def unsubscribe(self, request: Request) -> Response:
-        ticket = self.links.read_unsubscribe(request.path_params["token"], now=self.clock())
-        subscription = await run_in_threadpool(
-            lambda: self.bot.subscription(subscription_id=ticket.subscription_id)
-        )
-        if request.method == "GET":
-            if not subscription.active:
-                return _message("You are unsubscribed", f"{subscription.target} gets no more digests.")
-            form = {"action": request.url.path, "button": "Unsubscribe"}
-            return _message(
-                "Unsubscribe from paperbot?", f"No more digests will go to {subscription.target}.", form=form
-            )
-        # RFC 8058 one-click and the page's button both land here; either way the POST acts.
-        if await run_in_threadpool(lambda: self.bot.seen(key=ticket.key)):
-            if subscription.active:
-                raise UsedToken(
-                    "This unsubscribe link was already used, and you subscribed again since. "
-                    "To unsubscribe now, use the link in your latest digest."
-                )
-            return _message("You are unsubscribed", f"{subscription.target} gets no more digests.")
-        if subscription.active:
-            await run_in_threadpool(lambda: self.bot.unsubscribe(subscription_id=subscription.id))
-            log.info("subscription %d unsubscribed by email link", subscription.id)
-        await run_in_threadpool(lambda: self.bot.first_time(key=ticket.key))
-        return _message(
-            "You are unsubscribed",
-            f"{subscription.target} will get no more digests. Sorry to see you go.",
-            note="Your interests and votes are kept, in case you come back.",
-        )
-
-    async def manage(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        now = self.clock()
-        ticket = self.links.read_manage(token, now=now)
-        subscription = await run_in_threadpool(
-            lambda: self.bot.subscription(subscription_id=ticket.subscription_id)
-        )
-        if request.method == "POST":
-            form = parse_qs((await request.body()).decode("utf-8", "replace"))
-            if form.get("action") == ["resume"]:
-                await run_in_threadpool(
-                    lambda: self.bot.set_active(subscription_id=subscription.id, active=True)
-                )
-            return RedirectResponse(request.url.path, status_code=303, headers=PRIVATE)
-        subscriber = await run_in_threadpool(
-            lambda: self.bot.subscriber(subscriber_id=subscription.subscriber_id)
-        )
-        unsubscribe = self.links.unsubscribe_token(subscription_id=subscription.id, now=now)
-        return _page(
-            "manage.html",
-            heading="Your subscription",
-            subscription=subscription,
-            schedule=_schedule(subscription),
-            interests=[i.label for i in subscriber.interests],
-            unsubscribe_url=self.links.unsubscribe_url(unsubscribe),
-            resume_url=request.url.path,
-        )
-
-
 def create_app(
     bot: Paperbot,
     *,
     routes: Sequence[BaseRoute] = (),
     links: Links | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = _utcnow,
 ) -> Starlette:
     """The web app for `bot`; `routes` are added after the email pages (Slack events, health, metrics)."""
-    pages = EmailPages(bot, links or Links.from_settings(bot.settings), clock)
-    both = ["GET", "POST"]
     app = Starlette(
-        routes=[
-            Route("/email/feedback/{token}", pages.feedback, methods=both, name="feedback"),
-            Route("/email/unsubscribe/{token}", pages.unsubscribe, methods=both, name="unsubscribe"),
-            Route("/email/manage/{token}", pages.manage, methods=both, name="manage"),
-            *routes,
-        ],
+        routes=[*email_routes(bot, links or Links.from_settings(bot.settings), clock), *routes],
         exception_handlers={PaperbotError: _paperbot_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.bot = bot

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.config import DEFAULT_MODEL, split_backend
+from bot.errors import UnsupportedModel
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -22,22 +25,10 @@ if TYPE_CHECKING:
     from bot.vectors.embed_onnx import OnnxModel
 
 __all__ = [
-    "BACKENDS",
-    "DEFAULT_MODEL",
     "Encoder",
-    "UnsupportedModel",
     "content_hash",
     "listing_text",
-    "split_backend",
 ]
-
-DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
-BACKENDS = ("onnx", "onnx-int8")  # model name suffixes: "@onnx", "@onnx-int8" (bot.vectors.embed_onnx)
-
-
-class UnsupportedModel(ValueError):
-    """The model cannot run on the asked backend; the message says what to use instead."""
-
 
 def listing_text(title: str, abstract: str) -> str:
     """The text that represents a paper: "title. abstract"."""
@@ -48,20 +39,6 @@ def listing_text(title: str, abstract: str) -> str:
 def content_hash(text: str) -> str:
     """Key for a vector: the same text is never embedded twice."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def split_backend(model: str) -> tuple[str, str]:
-    """Split "name@onnx-int8" into ("name", "onnx-int8"); a model without a suffix runs on "torch".
-
-    The suffix is part of the model name everywhere (stored vectors are keyed by it), so int8
-    vectors never mix with fp32 ones. Raises ValueError for an unknown backend."""
-    base, sep, backend = model.rpartition("@")
-    if not sep or "/" in backend:  # no suffix ("@" inside a path is not one)
-        return model, "torch"
-    if backend not in BACKENDS:
-        choices = " or ".join(f"@{b}" for b in BACKENDS)
-        raise ValueError(f"unknown embedding backend {backend!r} in {model!r}: use {choices}")
-    return base, backend
 
 
 def _model_path(name: str) -> str:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.vectors.embed import UnsupportedModel
-from storage.index import cpu_budget
+from bot.errors import UnsupportedModel
+from storage.cpu import cpu_budget
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -14,10 +14,10 @@ from typing import Any
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
+from bot.inputs import Schedule
 from bot.records import SubscriberView
 from bot.server.web import create_app
 from bot.service import Paperbot
-from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 
+from bot.digests.run import run_due, run_for_subscriber
 from bot.records import MatchRequest
 from bot.service import Paperbot
 from tests.slack.helpers import due_schedule
@@ -47,7 +48,7 @@ def _statements_by_items(bot: Paperbot, smtp: SmtpServer, start: int, count: int
     found: dict[int, set[int]] = {}
     for subscriber in ids:
         with counting(bot) as seen:
-            [result] = bot.run_subscriber_digests(subscriber_id=subscriber)
+            [result] = run_for_subscriber(bot, subscriber_id=subscriber)
         assert result.status == "sent" and result.items > 0, result
         found.setdefault(result.items, set()).add(sum(seen.values()))
     assert len(smtp.received) == start + count
@@ -71,7 +72,7 @@ def test_sql_statements_per_digest_do_not_grow_with_its_items(mail_bot: Paperbot
         schedule = due_schedule(size=size)
         subscriber = mail_bot.subscribe(email=f"size{n}@example.org", interests=interests, schedule=schedule)
         with counting(mail_bot) as seen:
-            [result] = mail_bot.run_subscriber_digests(subscriber_id=subscriber.id)
+            [result] = run_for_subscriber(mail_bot, subscriber_id=subscriber.id)
         assert result.status == "sent" and result.items == size, result
         costs.append(sum(seen.values()))
     assert len(set(costs[1:])) == 1, costs  # 1, 3 or 5 papers: the same statements
@@ -111,7 +112,7 @@ def test_a_due_run_costs_a_fixed_number_of_statements_per_digest(
                 email=f"due{n}@example.org", interests=interests, schedule=due_schedule(size=5)
             )
         with counting(mail_bot) as seen:
-            results = mail_bot.run_due_digests()
+            results = run_due(mail_bot)
         assert len(results) == due and all(r.status == "sent" and r.items == 5 for r in results), results
         runs.append((due, subscribed, sum(seen.values())))
         subscribed += due

@@ -13,9 +13,9 @@ from typing import TypeVar
 import uvicorn
 from starlette.applications import Starlette
 
+from bot.inputs import Schedule
 from bot.records import DigestResult
 from bot.service import Paperbot
-from bot.subscribers import Schedule
 
 __all__ = ["serve", "due_schedule", "run_digest_now", "eventually"]
 

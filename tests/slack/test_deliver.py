@@ -14,9 +14,9 @@ from bot.digests import store
 from bot.digests.batch import Batch
 from bot.digests.period import latest_period
 from bot.errors import ConfigError, DeliveryError, TemporaryDeliveryError
+from bot.inputs import Schedule
 from bot.records import SubscriptionView
 from bot.service import Paperbot
-from bot.subscribers import Schedule
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_blocks import digest, listing
 

@@ -4,7 +4,7 @@ A token holds ids only (never an address) and is signed with itsdangerous under 
 so a feedback token can never be used as an unsubscribe token. Keys rotate: the newest key signs,
 every key in the list verifies (list them oldest to newest).
 
-Replay rules (see docs in `bot/server/web.py`):
+Replay rules (see docs in `bot/channels/email/pages.py`):
 - feedback: the token names a digest item; the vote is a query parameter (all three buttons share
   one token). Re-posting is harmless: the same vote is "already recorded", the last vote wins.
 - unsubscribe: each token carries a nonce and acts at most once. Its key is stored in ProcessedEvent;
@@ -25,9 +25,9 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from bot.config import Settings
 from bot.errors import ExpiredToken, TokenError
+from bot.vocab import VOTES
 
 __all__ = [
-    "VOTES",
     "MAX_AGE",
     "FeedbackToken",
     "UnsubscribeToken",
@@ -36,7 +36,6 @@ __all__ = [
     "unsubscribe_mailto",
 ]
 
-VOTES = ("up", "down", "save")
 # How long a link works after the mail was sent. Unsubscribe links outlive the others on purpose:
 # people unsubscribe from old mail, and bulk-sender rules expect the link to keep working.
 MAX_AGE = {

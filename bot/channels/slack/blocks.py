@@ -31,11 +31,11 @@ from slack_sdk.models.blocks import (
 
 from bot.digests.display import format_authors, paper_url, snippet, source_label, subject
 from bot.records import DigestEntry, DigestView
+from bot.vocab import VOTE_LABELS
 
 __all__ = [
     "MAX_BLOCKS",
     "MAX_TEXT",
-    "VOTE_BUTTONS",
     "SlackMessage",
     "render_digest",
     "escape",
@@ -48,7 +48,6 @@ __all__ = [
 MAX_BLOCKS = 50
 MAX_TEXT = 11_000  # Slack refuses ~12-13k characters of block text (msg_blocks_too_long); keep a margin
 SECTION_LIMIT = 3000
-VOTE_BUTTONS = (("up", "👍 More like this"), ("down", "👎 Less like this"), ("save", "🔖 Save"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -114,7 +113,7 @@ def _paper_text(entry: DigestEntry, number: int) -> str:
 def _paper_blocks(entry: DigestEntry, number: int) -> list[Block]:
     buttons = [
         ButtonElement(text=label, action_id=vote_action_id(vote), value=str(entry.item_id))
-        for vote, label in VOTE_BUTTONS
+        for vote, label in VOTE_LABELS.items()
     ]
     return [
         SectionBlock(
@@ -226,13 +225,12 @@ def mark_vote(blocks: list[dict[str, Any]], item_id: int, vote: str | None) -> l
 
 
 def _marked(button: dict[str, Any], vote: str | None) -> dict[str, Any]:
-    labels = dict(VOTE_BUTTONS)
     own = button.get("action_id", "").removeprefix("vote:")
-    if own not in labels:
+    if own not in VOTE_LABELS:
         return button
     chosen = own == vote
     button = {key: value for key, value in button.items() if key != "style"}
-    text = labels[own] + (" ✓" if chosen else "")
+    text = VOTE_LABELS[own] + (" ✓" if chosen else "")
     return {
         **button,
         "text": {"type": "plain_text", "text": text, "emoji": True},

@@ -9,11 +9,12 @@ from slack_sdk import WebClient
 
 from bot.channels.slack.home import publish_home
 from bot.service import Paperbot
+from bot.vocab import Vote
 
 __all__ = ["register", "REACTIONS", "reaction_vote"]
 
 # Documented in docs/slack.md: the reaction names Slack sends, and the vote each one casts.
-REACTIONS = {
+REACTIONS: dict[str, Vote] = {
     "+1": "up",
     "thumbsup": "up",
     "-1": "down",
@@ -22,7 +23,7 @@ REACTIONS = {
 }
 
 
-def reaction_vote(bot: Paperbot, event: dict[str, Any]) -> tuple[int, str] | None:
+def reaction_vote(bot: Paperbot, event: dict[str, Any]) -> tuple[int, Vote] | None:
     """(digest item, vote) for a reaction on a message paperbot posted with exactly one paper."""
     vote = REACTIONS.get(str(event.get("reaction", "")).split("::")[0])  # "+1::skin-tone-3" is a 👍
     item = event.get("item", {})

@@ -19,7 +19,6 @@ from slack_sdk.models.views import View
 
 from bot.channels.slack.blocks import escape
 from bot.channels.slack.text import schedule_line
-from bot.digests import store
 from bot.digests.period import latest_period
 from bot.records import SubscriberView, SubscriptionView
 from bot.service import Paperbot
@@ -30,13 +29,12 @@ SHOWN_INTERESTS = 25  # App Home allows 100 blocks
 
 
 def latest_digests(bot: Paperbot, profile: SubscriberView) -> dict[int, str]:
-    """Subscription id -> "2026-11-23: sent" for its latest period.
-    Interim: reads bot.digests.store until the service offers the latest digest of a subscription."""
+    """Subscription id -> "2026-11-23: sent" for its latest period."""
     now = datetime.now(UTC)
     lines = {}
     for sub in profile.subscriptions:
         period = latest_period(sub, now=now)
-        found = store.find(bot.engine, sub.id, period.key)
+        found = bot.digest_state(subscription_id=sub.id, period=period.key)
         state = (
             "not sent yet" if found is None else found.status + (f" ({found.error})" if found.error else "")
         )

@@ -24,7 +24,8 @@ from slack_sdk.models.views import View
 from bot.channels.slack.scope import Scope, main_subscription
 from bot.channels.slack.text import WEEKDAYS, check_text, is_channel_id
 from bot.errors import InvalidInput
-from bot.subscribers import Schedule
+from bot.inputs import Schedule
+from bot.vocab import parse_frequency
 
 __all__ = [
     "CALLBACK_ID",
@@ -215,7 +216,7 @@ def _schedule(values: dict[str, Any], errors: dict[str, str]) -> Schedule | None
     checks: dict[str, Callable[[], Schedule]] = {  # one field at a time: errors land under their input
         "time": lambda: Schedule(send_time=send_time),
         "timezone": lambda: Schedule(timezone=timezone),
-        "frequency": lambda: Schedule(frequency=frequency),
+        "frequency": lambda: Schedule(frequency=parse_frequency(frequency)),
     }
     for block_id, check in checks.items():
         try:
@@ -224,7 +225,9 @@ def _schedule(values: dict[str, Any], errors: dict[str, str]) -> Schedule | None
             errors[block_id] = exc.message
     if errors:
         return None
-    return Schedule(frequency=frequency, send_time=send_time, timezone=timezone, weekday=weekday)
+    return Schedule(
+        frequency=parse_frequency(frequency), send_time=send_time, timezone=timezone, weekday=weekday
+    )
 
 
 def parse_submission(values: dict[str, Any], state: ModalState) -> Submission:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.channels.slack.blocks import escape
 from bot.errors import InvalidInput
-from bot.interests import INVISIBLE as _CONTROL
+from bot.inputs import INVISIBLE as _CONTROL
 from bot.records import DigestResult, SubscriberView, SubscriptionView
 
 __all__ = [

@@ -1,0 +1,74 @@
+"""The fixed words paperbot speaks, as types mypy checks, and the labels readers see, defined once.
+
+The database stores these as plain strings (storage may not import bot); every record and function
+in bot/ that carries one is typed with the Literal below, so a misspelt vote or status fails the
+type check instead of a digest.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, TypeVar, get_args
+
+from bot.errors import InvalidInput
+
+__all__ = [
+    "Vote",
+    "VOTES",
+    "VOTE_LABELS",
+    "VoteVia",
+    "Channel",
+    "Frequency",
+    "FREQUENCIES",
+    "SubscriberKind",
+    "DigestStatus",
+    "DigestOutcome",
+    "SourceStatus",
+    "SchedulerState",
+    "Backend",
+    "BACKENDS",
+    "parse_vote",
+    "parse_frequency",
+]
+
+W = TypeVar("W", bound=str)
+
+Vote = Literal["up", "down", "save"]
+VOTES: Final[tuple[Vote, ...]] = get_args(Vote)
+# What a vote says, wherever a reader can cast it (Slack buttons, email links and pages).
+VOTE_LABELS: Final[dict[Vote, str]] = {
+    "up": "👍 More like this",
+    "down": "👎 Less like this",
+    "save": "🔖 Save",
+}
+VoteVia = Literal["cli", "email", "slack_button", "slack_reaction"]
+
+Channel = Literal["email", "slack", "outbox"]
+Frequency = Literal["daily", "weekdays", "weekly"]
+FREQUENCIES: Final[tuple[Frequency, ...]] = get_args(Frequency)
+SubscriberKind = Literal["person", "channel"]
+
+DigestStatus = Literal["claimed", "sent", "empty", "failed"]  # a stored digest row
+# What one run did with a digest: sent | empty | skipped (settled, claimed elsewhere, paused, no
+# interests) | retry (temporary failure; the next run resends) | failed (permanent) | dry_run.
+DigestOutcome = Literal["sent", "empty", "skipped", "retry", "failed", "dry_run"]
+SourceStatus = Literal["ok", "not_modified", "failed"]  # one source's ingest
+SchedulerState = Literal["leader", "follower", "stopped", "disabled"]
+Backend = Literal["torch", "onnx", "onnx-int8"]  # what runs the model: PAPERBOT_MODEL=name@onnx…
+BACKENDS: Final[tuple[Backend, ...]] = ("onnx", "onnx-int8")  # the suffixes a model name may carry
+
+
+def _one_of(value: str, choices: tuple[W, ...], what: str) -> W:
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise InvalidInput(f"{what} {value!r} is not one of {', '.join(choices)}")
+
+
+def parse_vote(value: str) -> Vote:
+    """`value` (typed by a user, or read from the database) as a Vote; InvalidInput otherwise."""
+    return _one_of(value, VOTES, "vote")
+
+
+def parse_frequency(value: str) -> Frequency:
+    """`value` as a Frequency; InvalidInput naming the choices otherwise."""
+    return _one_of(value, FREQUENCIES, "frequency")
