@@ -76,6 +76,13 @@ def smtp() -> Iterator[SmtpServer]:
         yield server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that loads the real model is `slow`, so `pytest -m "not slow"` is the fast lane."""
+    for item in items:
+        if "encoder" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     """The real bundled model, loaded once per run."""
