@@ -74,7 +74,7 @@ def withdraw_vote(session: Session, *, digest_item_id: int, vote: str) -> Feedba
     title = listing.title if listing else ""
     row = _current(session, subscriber_id, item.listing_id)
     if row is None or row.vote != vote:
-        current = row.vote if row else None
+        current = parse_vote(row.vote) if row else None
         return FeedbackResult(subscriber_id, item.listing_id, current, changed=False, title=title)
     session.delete(row)
     return FeedbackResult(subscriber_id, item.listing_id, None, changed=True, title=title)

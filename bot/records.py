@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, SourceStatus, Vote
 from storage import models
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
@@ -71,7 +72,7 @@ class SourceReport:
     """What one ingest run did with one source."""
 
     source: str
-    status: str  # ok | not_modified | failed
+    status: SourceStatus
     family: str | None = None
     new: int = 0
     updated: int = 0
@@ -134,9 +135,9 @@ class InterestView:
 class SubscriptionView:
     id: int
     subscriber_id: int
-    channel: str  # email | slack | outbox
+    channel: Channel
     target: str  # email address, Slack channel or user id, outbox name
-    frequency: str  # daily | weekdays | weekly
+    frequency: Frequency
     send_time: str  # HH:MM local
     timezone: str
     weekday: int
@@ -201,14 +202,14 @@ class DigestView:
     subscription_id: int
     subscriber_id: int
     subscriber_name: str
-    channel: str
+    channel: Channel
     target: str
     period: str
     period_start: datetime
     period_end: datetime
     interests: tuple[str, ...]
     entries: tuple[DigestEntry, ...]
-    status: str  # claimed | sent | empty | failed
+    status: DigestStatus
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class DigestResult:
 
     subscription_id: int
     period: str
-    status: str
+    status: DigestOutcome
     digest_id: int | None = None
     items: int = 0
     location: str | None = None  # outbox path, Message-ID or Slack ts
@@ -229,6 +230,6 @@ class DigestResult:
 class FeedbackResult:
     subscriber_id: int
     listing_id: int
-    vote: str | None  # None when a vote was withdrawn
+    vote: Vote | None  # None when a vote was withdrawn
     changed: bool  # False when the same vote was already recorded
     title: str  # the paper's, so a confirmation needs no second query

@@ -11,6 +11,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
 from bot.inputs import Schedule, check_email
 from bot.records import InterestView, SubscriberView, SubscriptionView
+from bot.vocab import parse_channel, parse_frequency
 from storage import models
 
 __all__ = [
@@ -56,9 +57,9 @@ def subscription_view(row: models.Subscription) -> SubscriptionView:
     return SubscriptionView(
         id=row.id,
         subscriber_id=row.subscriber_id,
-        channel=row.channel,
+        channel=parse_channel(row.channel),
         target=row.target,
-        frequency=row.frequency,
+        frequency=parse_frequency(row.frequency),
         send_time=row.send_time,
         timezone=row.timezone,
         weekday=row.weekday,

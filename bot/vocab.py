@@ -28,6 +28,10 @@ __all__ = [
     "BACKENDS",
     "parse_vote",
     "parse_frequency",
+    "parse_channel",
+    "parse_digest_status",
+    "CHANNELS",
+    "DIGEST_STATUSES",
 ]
 
 W = TypeVar("W", bound=str)
@@ -43,11 +47,13 @@ VOTE_LABELS: Final[dict[Vote, str]] = {
 VoteVia = Literal["cli", "email", "slack_button", "slack_reaction"]
 
 Channel = Literal["email", "slack", "outbox"]
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 Frequency = Literal["daily", "weekdays", "weekly"]
 FREQUENCIES: Final[tuple[Frequency, ...]] = get_args(Frequency)
 SubscriberKind = Literal["person", "channel"]
 
 DigestStatus = Literal["claimed", "sent", "empty", "failed"]  # a stored digest row
+DIGEST_STATUSES: Final[tuple[DigestStatus, ...]] = get_args(DigestStatus)
 # What one run did with a digest: sent | empty | skipped (settled, claimed elsewhere, paused, no
 # interests) | retry (temporary failure; the next run resends) | failed (permanent) | dry_run.
 DigestOutcome = Literal["sent", "empty", "skipped", "retry", "failed", "dry_run"]
@@ -62,6 +68,14 @@ def _one_of(value: str, choices: tuple[W, ...], what: str) -> W:
         if value == choice:
             return choice
     raise InvalidInput(f"{what} {value!r} is not one of {', '.join(choices)}")
+
+
+def parse_channel(value: str) -> Channel:
+    return _one_of(value, CHANNELS, "channel")
+
+
+def parse_digest_status(value: str) -> DigestStatus:
+    return _one_of(value, DIGEST_STATUSES, "digest status")
 
 
 def parse_vote(value: str) -> Vote:

@@ -25,6 +25,7 @@ from bot.schedule.scheduler import FOLLOWER_MESSAGE, Scheduler
 from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
+from bot.vocab import parse_frequency
 from storage.db import make_engine
 from tests.scheduling import (
     PAPERS_AT,
@@ -54,7 +55,8 @@ def bot(
 
 def view(frequency: str, send_time: str, timezone: str, weekday: int = 0) -> SubscriptionView:
     return SubscriptionView(
-        1, 1, "email", "a@example.org", frequency, send_time, timezone, weekday, 10, False, True, None
+        1, 1, "email", "a@example.org", parse_frequency(frequency), send_time, timezone, weekday, 10, False,
+        True, None,
     )
 
 

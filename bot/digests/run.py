@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.channels.email.links import Links
 from bot.channels.email.outbox import write_outbox
@@ -199,7 +199,7 @@ def _send(
     except Exception as exc:  # a bug: the attempt ends, the next run retries, the caller sees it
         store.finish(bot.engine, held, status="claimed", error=f"internal error: {exc!r}")
         raise
-    status = "sent" if view.entries else "empty"
+    status: Literal["sent", "empty"] = "sent" if view.entries else "empty"
     store.finish(bot.engine, held, status=status, sent_at=batch.now, message_ref=where)
     return result(status, location=where)
 

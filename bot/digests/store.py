@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from bot.digests.period import Period
 from bot.errors import NotFound
 from bot.records import DigestEntry, DigestView, ListingView, Recommendation, SubscriptionView
+from bot.vocab import parse_digest_status
 from storage import models
 from storage.db import session_scope
 
@@ -221,7 +222,7 @@ def _view(
         period_end=period.end,
         interests=interests,
         entries=entries,
-        status=status,
+        status=parse_digest_status(status),
     )
 
 

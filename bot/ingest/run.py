@@ -15,6 +15,7 @@ from bot.ingest import sources
 from bot.ingest.fetch import fetch
 from bot.ingest.store import store_listings
 from bot.records import SourceReport
+from bot.vocab import SourceStatus
 from storage import models
 from storage.db import session_scope
 
@@ -81,7 +82,7 @@ def ingest_source(
         row.etag, row.last_modified = result.etag or row.etag, result.last_modified or row.last_modified
         row.last_counts = {"new": counts.new, "updated": counts.updated, "duplicate": counts.duplicate}
         session.add(row)
-    status = "not_modified" if result.not_modified else "ok"
+    status: SourceStatus = "not_modified" if result.not_modified else "ok"
     report = SourceReport(
         source=url,
         status=status,

@@ -44,6 +44,7 @@ from bot.schedule.jobs import JobRunner, job_line
 from bot.schedule.leader import LeaderLock, leader_lock
 from bot.schedule.triggers import signature, trigger_for
 from bot.service import Paperbot
+from bot.vocab import SchedulerState
 
 __all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "SyncReport", "JOB_DEFAULTS", "FOLLOWER_MESSAGE"]
 
@@ -79,7 +80,7 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class SchedulerInfo:
-    state: str  # leader | follower | stopped | disabled (serve --no-schedule)
+    state: SchedulerState  # disabled: serve --no-schedule
     lock: str
     since: datetime | None  # when this process became leader
     digest_jobs: int
@@ -105,7 +106,7 @@ class Scheduler:
         self.lock = lock or leader_lock(bot.engine, bot.settings.data_dir)
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.state = "stopped"
+        self.state: SchedulerState = "stopped"
         self._aps = BackgroundScheduler(
             timezone=UTC,
             job_defaults=JOB_DEFAULTS,

@@ -8,6 +8,7 @@ import pytest
 
 from bot.digests.period import latest_period
 from bot.records import SubscriptionView
+from bot.vocab import parse_frequency
 
 
 def sub(
@@ -18,7 +19,7 @@ def sub(
         subscriber_id=1,
         channel="email",
         target="ada@example.org",
-        frequency=frequency,
+        frequency=parse_frequency(frequency),
         send_time=send_time,
         timezone=timezone,
         weekday=weekday,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.vocab import VOTE_LABELS
+
 __all__ = ["templates"]
 
 # One environment for mail and web pages: HTML autoescapes, .txt is plain text written for reading.
@@ -25,3 +27,4 @@ templates = Environment(
     keep_trailing_newline=True,
     auto_reload=False,  # templates ship in the package; no need to stat them at every render
 )
+templates.globals["votes"] = VOTE_LABELS  # the vote links' words, as Slack's buttons say them
