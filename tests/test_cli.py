@@ -99,6 +99,7 @@ def test_help_imports_nothing_heavy() -> None:
     assert "HEAVY []" in out
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_index_rebuild_reports_a_failed_write(data_dir: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["index", "rebuild"])
@@ -111,6 +112,7 @@ def test_index_rebuild_reports_a_failed_write(data_dir: Path) -> None:
     assert "Error: cannot write the index" in result.output
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_index_rebuild_after_a_model_change_embeds_the_stored_listings(
     feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

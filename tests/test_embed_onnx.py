@@ -52,6 +52,7 @@ def test_fp32_gives_the_same_vectors_and_int8_nearly_the_same(
     assert np.array_equal(Encoder(INT8, cache_dir=exports).encode(texts[3:4])[0], close[3])
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_a_later_process_loads_the_cached_export_without_torch(exports: Path, texts: list[str]) -> None:
     Encoder(INT8, cache_dir=exports).encode(texts[:1])  # exported by now, whatever ran first
     cached = sorted(exports.glob("*.onnx"))
@@ -66,6 +67,7 @@ def test_a_later_process_loads_the_cached_export_without_torch(exports: Path, te
     assert sorted(exports.glob("*.onnx")) == cached and [p.stat().st_mtime_ns for p in cached] == stamps
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_a_corrupt_cached_export_is_made_again(tmp_path: Path, texts: list[str], exports: Path) -> None:
     expected = Encoder(INT8, cache_dir=exports).encode(texts[:3])
     Encoder(INT8, cache_dir=tmp_path).encode(texts[:1])
@@ -99,6 +101,7 @@ def test_unknown_backends_and_unsupported_models_say_what_to_do(tmp_path: Path) 
         Encoder("no-such-org/no-such-model@onnx", cache_dir=tmp_path).encode(["a paper"])
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_the_service_on_int8_keeps_its_vectors_apart_and_still_ranks_equivariance_first(
     tmp_path: Path,
 ) -> None:

@@ -115,6 +115,7 @@ def _paperbot(data_dir: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_killing_ingest_leaves_no_half_written_listing_and_a_rerun_completes(tmp_path: Path) -> None:
     feed, data_dir, total = tmp_path / "big.rss", tmp_path / "data", 5000
     _big_feed(feed, total)
