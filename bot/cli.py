@@ -629,7 +629,7 @@ def serve(
             ingest_every=timedelta(minutes=settings.ingest_interval_minutes),
             retention=timedelta(days=settings.retention_days),
             lock_retry=timedelta(seconds=settings.scheduler_lock_retry_seconds),
-            sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
+            retry_after=timedelta(seconds=settings.scheduler_sweep_seconds),
         )
         run(bot, host=host, port=port, schedule=not no_schedule, config=config)
 

@@ -447,6 +447,8 @@ class Paperbot:
         with session_scope(self.engine) as session:
             row = self._subscription(session, subscription_id)
             row.active, row.paused_reason = active, None if active else (reason or "paused")
+            if active:  # planned afresh by the next tick: a period missed while paused is sent once
+                row.next_due_at = None
             session.add(row)
             return subscription_view(row)
 
@@ -457,6 +459,16 @@ class Paperbot:
         query = select(models.Subscription).order_by(col(models.Subscription.id))
         if active_only:
             query = query.where(models.Subscription.active)
+        with session_scope(self.engine) as session:
+            return [subscription_view(row) for row in session.exec(query).all()]
+
+    def subscriptions_by_id(self, ids: Sequence[int]) -> list[SubscriptionView]:
+        """The subscriptions with these ids that still exist, in id order (one query)."""
+        query = (
+            select(models.Subscription)
+            .where(col(models.Subscription.id).in_(list(ids)))
+            .order_by(col(models.Subscription.id))
+        )
         with session_scope(self.engine) as session:
             return [subscription_view(row) for row in session.exec(query).all()]
 

@@ -199,6 +199,7 @@ def upsert_subscription(
     for name in ("frequency", "send_time", "timezone", "weekday", "digest_size", "always_send"):
         setattr(row, name, getattr(schedule, name))
     row.active, row.paused_reason = True, None
+    row.next_due_at = None  # the next tick plans it from the new schedule (bot.digests.store.take_due)
     session.add(row)
     session.flush()
     return row

@@ -3,23 +3,23 @@
     status = collect_status(bot, now=datetime.now(UTC))
     render_status(status, Console())          # tables; `to_json(status)` for --json
 
-Next runs come from the same cron triggers the scheduler uses (`bot.schedule.triggers.trigger_for`), so
-status and scheduler cannot disagree, DST days included.
+Next runs come from the same rule the tick plans with (`bot.digests.period.next_send_after`), so status
+and scheduler cannot disagree, DST days included.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from bot import reports
+from bot.digests.period import next_send_after
 from bot.records import SubscriptionView
 from bot.reports import DigestStatus, SourceStatus
-from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
 
 __all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
@@ -62,9 +62,7 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 
 def _subscription(view: SubscriptionView, last: DigestStatus | None, now: datetime) -> SubscriptionStatus:
-    fire = trigger_for(view).get_next_fire_time(None, now) if view.active else None
-    # Via UTC: on a spring-forward day APScheduler hands back the nonexistent local time (02:30+01:00).
-    fire = fire.astimezone(UTC) if fire else None
+    fire = next_send_after(view, now) if view.active else None
     return SubscriptionStatus(
         id=view.id,
         subscriber_id=view.subscriber_id,
