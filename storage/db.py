@@ -12,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from storage.queue_schema import apply_queue_schema
+
 __all__ = ["make_engine", "upgrade", "alembic_config", "session_scope"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -50,8 +52,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; runs at every start)."""
+    """Bring the schema to the newest revision (idempotent; runs at every start); on PostgreSQL also
+    the task queue's schema, which distributed mode needs (`storage.queue_schema`)."""
     command.upgrade(alembic_config(engine), "head")
+    apply_queue_schema(engine)
 
 
 @contextmanager

@@ -42,6 +42,7 @@ __all__ = [
     "take_over",
     "finish",
     "release_interrupted",
+    "release_handed",
     "statuses",
     "take_due",
     "plan_new",
@@ -198,6 +199,19 @@ def release_interrupted(engine: Engine, *, before: datetime) -> int:
                 )
             )
             .values(error=INTERRUPTED)
+        )
+        return int(result.rowcount)
+
+
+def release_handed(engine: Engine, *, now: datetime, lease: timedelta = LEASE) -> int:
+    """Replan every subscription due again within `lease`: the ones a dead process was handed (their
+    hand-off lease still runs) and the ones waiting for a retry; returns how many. The next tick plans
+    them from their creation, which sends a missed latest period once and skips a settled one. Only a
+    process that knows no other scheduler runs may call this (the embedded leader when it takes over)."""
+    due = col(models.Subscription.next_due_at)
+    with session_scope(engine) as session:
+        result = session.connection().execute(
+            update(models.Subscription).where(due > now, due <= now + lease).values(next_due_at=None)
         )
         return int(result.rowcount)
 

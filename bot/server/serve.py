@@ -29,7 +29,7 @@ from bot.server.ops import ops_routes
 from bot.server.web import create_app
 from bot.service import Paperbot
 
-__all__ = ["serve", "build_app"]
+__all__ = ["serve", "build_app", "ensure_logging"]
 
 log = logging.getLogger("paperbot.serve")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -61,7 +61,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _ensure_logging() -> None:
+def ensure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if logging.getLogger("paperbot").level == logging.NOTSET:
@@ -79,7 +79,7 @@ def serve(
     config: SchedulerConfig | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then drain (see the module docstring)."""
-    _ensure_logging()
+    ensure_logging()
     scheduler = Scheduler(bot, config=config)
     if not schedule:
         scheduler.disable()

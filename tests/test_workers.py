@@ -1,0 +1,253 @@
+"""Distributed mode: real `paperbot worker` processes (procrastinate) on one real PostgreSQL database,
+delivering over real SMTP on loopback. Digests are counted from what the SMTP server received.
+
+The SMTP server lets a set number of recipients through and holds the next ones (`hold_after`), so
+"killed mid-run" is exact rather than a matter of timing. A killed worker's job is retried by the
+periodic `retry_stalled` task once the worker's heartbeat is 30 s old; the retry takes over the claims
+of its own earlier attempt at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.config import load_settings
+from bot.schedule.tasks import build_app
+from bot.service import Paperbot
+from bot.subscribers import Schedule
+from bot.vectors.embed import Encoder
+from storage import models
+from storage.db import make_engine, session_scope
+from tests.scheduling import PAPERS_AT, world
+from tests.smtp import SmtpServer
+from tests.test_serve import PAPERBOT, Served, message_ids, serve_env, stored_digests, wait_until
+
+pytestmark = pytest.mark.postgres
+
+INTERESTS = ("language models", "graph neural networks")
+
+
+class Worker(Served):
+    """A `paperbot worker` process; its output goes to a file."""
+
+    def __init__(self, name: str, cwd: Path, env: dict[str, str], *args: str) -> None:
+        self.name, self.log = name, cwd / f"{name}.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [PAPERBOT, "worker", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until(lambda: "paperbot worker " in self.output(), f"{name} to start", 30, self)
+
+
+@pytest.fixture
+def processes() -> list[Served]:
+    started: list[Served] = []
+    yield started  # type: ignore[misc]
+    for served in started:  # a failed test must not leave processes behind
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait()
+
+
+def readers(bot: Paperbot, count: int, *, send_time: str, timezone: str = "UTC") -> None:
+    for n in range(count):
+        bot.subscribe(
+            email=f"reader{n:04d}@example.org",
+            interests=INTERESTS,
+            schedule=Schedule(send_time=send_time, timezone=timezone, always_send=True),
+        )
+
+
+def set_created(database_url: str, when: datetime) -> None:
+    """Pretend every subscription was created at `when` and is not planned yet."""
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.connection().execute(update(models.Subscription).values(created_at=when, next_due_at=None))
+    engine.dispose()
+
+
+def defer_all_due(env: dict[str, str], cwd: Path, chunk: int) -> str:
+    done = subprocess.run(
+        [PAPERBOT, "digest", "--all-due", "--defer", "--chunk", str(chunk)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def due_world(tmp_path: Path, url: str, encoder: Encoder, count: int) -> str:
+    """`count` daily email subscriptions whose digest came due an hour ago; returns the period."""
+    bot = world(tmp_path / "seed", url, papers_at=PAPERS_AT, encoder=encoder)
+    now = datetime.now(UTC)
+    readers(bot, count, send_time=(now - timedelta(hours=1)).strftime("%H:%M"))
+    bot.close()
+    set_created(url, now - timedelta(days=2))
+    return (now - timedelta(hours=1)).date().isoformat()
+
+
+def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
+    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+) -> None:
+    period = due_world(tmp_path, postgres_url, cached_encoder, 1000)
+    with SmtpServer(hold_after=300) as smtp:
+        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        assert "queued 1000 due digests as 40 deliver_chunk jobs" in defer_all_due(env, tmp_path, 25)
+        workers = [Worker(f"worker{n}", tmp_path, env) for n in range(3)]
+        processes.extend(workers)
+        wait_until(lambda: smtp.held == 3, "300 let through, each worker holding its next", 120, *workers)
+        victim = workers[0]
+        victim.proc.kill()  # SIGKILL mid-chunk: its claim stays, its job stays "doing"
+        assert victim.proc.wait(timeout=10) == -signal.SIGKILL
+        replacement = Worker("worker3", tmp_path, env)
+        processes.append(replacement)
+        smtp.hold_after = math.inf
+        wait_until(
+            lambda: [s for _, s, _ in stored_digests(postgres_url)] == ["sent"] * 1000,
+            "every claim to end sent",
+            240,
+            *workers,
+            replacement,
+        )
+        for served in (*workers[1:], replacement):
+            assert served.stop() == 0
+            served.assert_no_torch()  # ranked from stored vectors
+    ids = message_ids(smtp)
+    assert sorted(ids) == [f"reader{n:04d}@example.org" for n in range(1000)]
+    assert all(len(found) == 1 for found in ids.values())  # every digest exactly once
+    assert len(smtp.received) == 1000
+    stored = stored_digests(postgres_url)
+    assert {p for p, _, _ in stored} == {period}
+    logs = "".join(w.output() for w in (*workers, replacement))
+    assert re.search(r"job=retry_stalled retried=1 ", logs)  # the killed worker's chunk was retried
+    assert [attempts for _, _, attempts in stored].count(2) == 1  # its claim taken over once
+
+
+def test_killed_after_the_relays_250_the_only_duplicate_has_the_same_message_id(
+    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+) -> None:
+    due_world(tmp_path, postgres_url, cached_encoder, 30)
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with SmtpServer(hold_after=10) as smtp:
+        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        defer_all_due(env, tmp_path, 30)
+        first = Worker("first", tmp_path, env)
+        processes.append(first)
+        wait_until(lambda: smtp.held == 1, "10 sent, the 11th held", 60, first)
+        with psycopg.connect(plain) as lock:
+            # The 11th digest is claimed; its outcome cannot be stored while this holds its row.
+            [(held,)] = lock.execute("SELECT id FROM digest WHERE status = 'claimed' FOR UPDATE").fetchall()
+            smtp.hold_after = 11
+            wait_until(lambda: len(smtp.received) == 11, "the relay to accept the 11th", 30, first)
+            time.sleep(0.5)  # the worker is now waiting for the row to record "sent"
+            first.proc.kill()
+            assert first.proc.wait(timeout=10) == -signal.SIGKILL
+            lock.rollback()
+        smtp.hold_after = math.inf
+        second = Worker("second", tmp_path, env)
+        processes.append(second)
+        wait_until(
+            lambda: [s for _, s, _ in stored_digests(postgres_url)] == ["sent"] * 30,
+            "every claim to end sent",
+            180,
+            first,
+            second,
+        )
+        assert second.stop() == 0
+    ids = message_ids(smtp)
+    assert len(ids) == 30 and len(smtp.received) == 31
+    [(twice, found)] = [(rcpt, found) for rcpt, found in ids.items() if len(found) > 1]
+    assert len(found) == 2 and found[0] == found[1]  # the same Message-ID: mail clients fold it
+    engine = make_engine(postgres_url)
+    with session_scope(engine) as session:
+        digest = session.get(models.Digest, held)
+        assert digest is not None and digest.attempts == 2
+    engine.dispose()
+    assert twice
+
+
+def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
+    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+) -> None:
+    # 2027-03-28: Europe/Berlin springs forward (02:00 CET -> 03:00 CEST), so 02:30 does not exist
+    # there that night; New York changed two weeks before. Ticks replay the whole day, minute by minute.
+    day = datetime(2027, 3, 28, tzinfo=UTC)
+    bot = world(tmp_path / "seed", postgres_url, papers_at=PAPERS_AT, encoder=cached_encoder)
+    zones = {"02:30": "Europe/Berlin", "08:00": "Europe/Berlin", "07:30": "America/New_York", "23:59": "UTC"}
+    for n, (send_time, zone) in enumerate(zones.items()):
+        bot.subscribe(
+            email=f"dst{n}@example.org",
+            interests=INTERESTS,
+            schedule=Schedule(send_time=send_time, timezone=zone, always_send=True),
+        )
+    bot.close()
+    set_created(postgres_url, day)
+    with SmtpServer() as smtp:
+        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        webs = [Served(f"web{n}", tmp_path, env, "--web") for n in range(2)]
+        processes.extend(webs)
+        workers = [Worker(f"worker{n}", tmp_path, env) for n in range(2)]
+        processes.extend(workers)
+        # One tick job per minute of the day, as the periodic tick defers them, with the day's instants.
+        # Deferred ten minutes at a time, the next ten once those ran: the day passes in about a minute,
+        # but never so fast that a job runs 15 simulated minutes (a lease) ahead of one still sending.
+        queue = build_app(postgres_url, load_settings(database_url=postgres_url))
+        with queue.open():
+            for start in range(0, 24 * 60 + 1, 10):
+                minutes = [day + timedelta(minutes=m) for m in range(start, min(start + 10, 24 * 60 + 1))]
+                queue.configure_task("tick").batch_defer(
+                    *({"timestamp": int(t.timestamp())} for t in minutes)
+                )
+                wait_until(lambda: idle(postgres_url), f"the ticks up to {minutes[-1]:%H:%M}", 60, *workers)
+        assert len(smtp.received) == 4
+        for web in webs:
+            assert web.state() == "disabled" and "job=" not in web.output()  # the web tier schedules nothing
+            web.assert_no_torch()
+            assert web.stop() == 0
+        for served in workers:
+            assert served.stop() == 0
+    assert Counter(len(v) for v in message_ids(smtp).values()) == {1: 4}  # one each, none twice
+    assert len(smtp.received) == 4
+    engine = make_engine(postgres_url)
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(models.Digest.period, models.Digest.status, models.Digest.claimed_at).order_by(
+                col(models.Digest.claimed_at)
+            )
+        ).all()
+    engine.dispose()
+    # Sent at the first tick at or after each send time; two workers may run neighbouring ticks out of
+    # order, so a claim may carry the next minute. 02:30 Berlin does not exist that day: it is due at
+    # 03:30 CEST = 01:30 UTC, as in embedded mode.
+    due = [day + timedelta(hours=h, minutes=m) for h, m in ((1, 30), (6, 0), (11, 30), (23, 59))]
+    # The sample papers were first seen on 2027-01-01, outside the day's window: each reader gets the
+    # short "nothing new" note (always_send), recorded as "empty".
+    assert [(p, s) for p, s, _ in rows] == [("2027-03-28", "empty")] * 4
+    assert all(
+        timedelta(0) <= at - when < timedelta(minutes=3) for (_, _, at), when in zip(rows, due, strict=True)
+    )
+
+
+def idle(database_url: str) -> bool:
+    plain = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND task_name <> "
+            "'retry_stalled'"
+        ).fetchone()
+    return row is not None and row[0] == 0
