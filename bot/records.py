@@ -213,6 +213,16 @@ class DigestView:
 
 
 @dataclass(frozen=True)
+class QueueCounts:
+    """Distributed mode's queue: jobs waiting, running, waiting to run again, and failed for good."""
+
+    pending: int
+    running: int
+    retrying: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class JobRef:
     """The queue job running a delivery (procrastinate's job id, and how many attempts came before)."""
 

@@ -592,6 +592,13 @@ class Paperbot:
                     )
                 )
 
+    def posted_slack_ts(self, *, digest_id: int) -> str | None:
+        """The first message ts recorded for a digest already posted to Slack, if any."""
+        with session_scope(self.engine) as session:
+            return session.exec(
+                select(func.min(models.SlackMessage.ts)).where(models.SlackMessage.digest_id == digest_id)
+            ).one()
+
     def slack_message_item(self, *, channel_id: str, ts: str) -> int | None:
         """The digest item a one-paper message shows (None for other messages)."""
         with session_scope(self.engine) as session:

@@ -9,6 +9,7 @@ of its own earlier attempt at once.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import signal
@@ -20,21 +21,31 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from procrastinate.types import JSONDict
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.config import load_settings
+from bot.inputs import Schedule
 from bot.schedule.tasks import build_app
 from bot.service import Paperbot
-from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import make_engine, session_scope
+from tests import test_serve
 from tests.scheduling import PAPERS_AT, world
 from tests.smtp import SmtpServer
-from tests.test_serve import PAPERBOT, Served, message_ids, serve_env, stored_digests, wait_until
+from tests.test_serve import (
+    PAPERBOT,
+    Served,
+    message_ids,
+    serve_env,
+    stored_digests,
+    wait_until,
+)
 
 pytestmark = pytest.mark.postgres
+processes = test_serve.processes  # the fixture that stops every process a test started
 
 INTERESTS = ("language models", "graph neural networks")
 
@@ -49,16 +60,6 @@ class Worker(Served):
                 [PAPERBOT, "worker", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         wait_until(lambda: "paperbot worker " in self.output(), f"{name} to start", 30, self)
-
-
-@pytest.fixture
-def processes() -> list[Served]:
-    started: list[Served] = []
-    yield started  # type: ignore[misc]
-    for served in started:  # a failed test must not leave processes behind
-        if served.proc.poll() is None:
-            served.proc.kill()
-            served.proc.wait()
 
 
 def readers(bot: Paperbot, count: int, *, send_time: str, timezone: str = "UTC") -> None:
@@ -91,6 +92,15 @@ def defer_all_due(env: dict[str, str], cwd: Path, chunk: int) -> str:
     return done.stdout
 
 
+def queue_status(env: dict[str, str], cwd: Path) -> dict[str, int]:
+    done = subprocess.run(
+        [PAPERBOT, "status", "--json"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    queue: dict[str, int] = json.loads(done.stdout)["queue"]
+    return queue
+
+
 def due_world(tmp_path: Path, url: str, encoder: Encoder, count: int) -> str:
     """`count` daily email subscriptions whose digest came due an hour ago; returns the period."""
     bot = world(tmp_path / "seed", url, papers_at=PAPERS_AT, encoder=encoder)
@@ -108,6 +118,7 @@ def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
     with SmtpServer(hold_after=300) as smtp:
         env = serve_env(tmp_path / "w", smtp, postgres_url)
         assert "queued 1000 due digests as 40 deliver_chunk jobs" in defer_all_due(env, tmp_path, 25)
+        assert queue_status(env, tmp_path) == {"pending": 40, "running": 0, "retrying": 0, "failed": 0}
         workers = [Worker(f"worker{n}", tmp_path, env) for n in range(3)]
         processes.extend(workers)
         wait_until(lambda: smtp.held == 3, "300 let through, each worker holding its next", 120, *workers)
@@ -125,8 +136,8 @@ def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
             replacement,
         )
         for served in (*workers[1:], replacement):
-            assert served.stop() == 0
             served.assert_no_torch()  # ranked from stored vectors
+            assert served.stop() == 0
     ids = message_ids(smtp)
     assert sorted(ids) == [f"reader{n:04d}@example.org" for n in range(1000)]
     assert all(len(found) == 1 for found in ids.values())  # every digest exactly once
@@ -210,9 +221,8 @@ def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
         with queue.open():
             for start in range(0, 24 * 60 + 1, 10):
                 minutes = [day + timedelta(minutes=m) for m in range(start, min(start + 10, 24 * 60 + 1))]
-                queue.configure_task("tick").batch_defer(
-                    *({"timestamp": int(t.timestamp())} for t in minutes)
-                )
+                ticks: list[JSONDict] = [{"timestamp": int(t.timestamp())} for t in minutes]
+                queue.configure_task("tick").batch_defer(*ticks)
                 wait_until(lambda: idle(postgres_url), f"the ticks up to {minutes[-1]:%H:%M}", 60, *workers)
         assert len(smtp.received) == 4
         for web in webs:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bot import reports
 from bot.digests.period import next_send_after
-from bot.records import SubscriptionView
+from bot.records import QueueCounts, SubscriptionView
 from bot.reports import DigestStatus, SourceStatus
 from bot.service import Paperbot
 
@@ -47,6 +47,7 @@ class Status:
     subscriptions: tuple[SubscriptionStatus, ...]
     recent_digests: tuple[DigestStatus, ...]
     failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
+    queue: QueueCounts | None  # distributed mode's jobs; None on SQLite (embedded mode)
 
     @property
     def paused(self) -> tuple[SubscriptionStatus, ...]:
@@ -84,7 +85,9 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     subscriptions = tuple(
         _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
     )
-    return Status(now, reports.sources(bot), subscriptions, digests.recent, digests.failing)
+    return Status(
+        now, reports.sources(bot), subscriptions, digests.recent, digests.failing, reports.queue_counts(bot)
+    )
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
@@ -128,6 +131,11 @@ def render_status(status: Status, console: Console) -> None:
     for table in (sources, subs, digests, failed):
         if table.row_count:
             console.print(table)
+    if (queue := status.queue) is not None:
+        console.print(
+            f"queue: {queue.pending} pending, {queue.running} running, {queue.retrying} retrying, "
+            f"{queue.failed} failed jobs"
+        )
     console.print(
         f"{len(status.sources)} sources, {len(status.subscriptions) - len(status.paused)} active and "
         f"{len(status.paused)} paused subscriptions, {len(status.failed_digests)} failed deliveries"
