@@ -35,7 +35,7 @@ from bot.digests.run import CHUNK, run_chunk
 from bot.records import DigestResult, JobRef
 from bot.service import Paperbot
 
-__all__ = ["tick", "deliver_chunk", "chunks", "RETRY", "HAND_OFF"]
+__all__ = ["tick", "deliver_chunk", "chunks", "recover", "RETRY", "HAND_OFF"]
 
 RETRY = timedelta(minutes=5)  # an unsettled digest is looked at again this soon
 HAND_OFF = store.LEASE  # a chunk handed on and not finished by then is handed on again
@@ -56,6 +56,15 @@ def tick(bot: Paperbot, *, now: datetime, hand_on: HandOn, size: int = CHUNK) ->
     for chunk in chunks(due, size):
         hand_on(chunk)
     return len(due)
+
+
+def recover(bot: Paperbot, *, now: datetime) -> int:
+    """For a scheduler that has just become the only one (the embedded leader): a digest still claimed
+    without an outcome was left by a dead process and is retried at once, and the subscriptions handed
+    to that process are planned afresh instead of waiting out their hand-off lease. Returns how many
+    digests were interrupted."""
+    store.release_handed(bot.engine, now=now, lease=HAND_OFF)
+    return store.release_interrupted(bot.engine, before=now)
 
 
 def deliver_chunk(

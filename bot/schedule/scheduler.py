@@ -33,8 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.digests.store import release_handed, release_interrupted
-from bot.digests.tick import HAND_OFF, RETRY, deliver_chunk, tick
+from bot.digests.tick import RETRY, deliver_chunk, recover, tick
 from bot.metrics import Metrics
 from bot.records import DigestResult
 from bot.schedule.housekeeping import forget_slack_events, prune
@@ -181,12 +180,9 @@ class Scheduler:
         now = self.clock()
         self.state, self._since = "leader", now
         log.info("scheduler leader (%s)", self.lock.description)
-        # A new leader knows no other scheduler runs: a digest still claimed without an outcome was left
-        # by a dead process, and the subscriptions it had been handed wait for nobody; both are taken up
-        # by the first tick instead of after their leases.
-        if count := release_interrupted(self.bot.engine, before=now):
+        # A new leader knows no other scheduler runs: what a dead process left is taken up by the first tick.
+        if count := recover(self.bot, now=now):
             log.warning("job=recover interrupted_digests=%d (sent again now, same Message-ID)", count)
-        release_handed(self.bot.engine, now=now, lease=HAND_OFF)
         c = self.config
         hour, minute = (int(part) for part in c.housekeeping_at.split(":"))
         self._aps.add_job(self.startup, id="startup", replace_existing=True)
