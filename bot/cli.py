@@ -638,7 +638,7 @@ def defer_digests(chunk: int, json_out: bool) -> None:
 
 
 def require_postgres(bot: Paperbot, what: str) -> None:
-    if bot.engine.dialect.name != "postgresql":
+    if not bot.settings.db_url.startswith("postgresql"):
         fail(
             f"{what} is distributed mode, which needs PostgreSQL: set DATABASE_URL=postgresql://... "
             "(on SQLite, paperbot serve runs everything in one process)"
