@@ -13,10 +13,15 @@ from __future__ import annotations
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 
-__all__ = ["apply_queue_schema", "QUEUE_TABLES"]
+__all__ = ["apply_queue_schema", "not_queue_table", "QUEUE_TABLES"]
 
 QUEUE_TABLES = "procrastinate_"  # prefix of every table procrastinate creates
 _LOCK_KEY = int.from_bytes(b"pbqueue", "big")  # advisory lock serialising concurrent first starts
+
+
+def not_queue_table(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic's `include_name`: the queue's tables have their own schema, so autogenerate skips them."""
+    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLES))
 
 
 def apply_queue_schema(engine: Engine) -> bool:

@@ -10,14 +10,9 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage.db import make_engine
-from storage.queue_schema import QUEUE_TABLES
+from storage.queue_schema import not_queue_table
 
 target_metadata = SQLModel.metadata
-
-
-def _ours(name: str | None, type_: str, _parent: object) -> bool:
-    """The task queue's tables have their own schema (storage.queue_schema): not compared here."""
-    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLES))
 
 
 def run_migrations() -> None:
@@ -30,7 +25,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds the table
             compare_type=True,
-            include_name=_ours,
+            include_name=not_queue_table,
         )
         with context.begin_transaction():
             context.run_migrations()
