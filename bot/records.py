@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, SourceStatus, Vote
+from bot.vocab import Channel, DigestOutcome, Frequency, SourceStatus, ViewStatus, Vote
 from storage import models
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
@@ -209,7 +209,7 @@ class DigestView:
     period_end: datetime
     interests: tuple[str, ...]
     entries: tuple[DigestEntry, ...]
-    status: DigestStatus
+    status: ViewStatus
 
 
 @dataclass(frozen=True)

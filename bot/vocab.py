@@ -32,6 +32,7 @@ __all__ = [
     "parse_digest_status",
     "CHANNELS",
     "DIGEST_STATUSES",
+    "ViewStatus",
 ]
 
 W = TypeVar("W", bound=str)
@@ -54,6 +55,7 @@ SubscriberKind = Literal["person", "channel"]
 
 DigestStatus = Literal["claimed", "sent", "empty", "failed"]  # a stored digest row
 DIGEST_STATUSES: Final[tuple[DigestStatus, ...]] = get_args(DigestStatus)
+ViewStatus = DigestStatus | Literal["preview"]  # a dry run renders a digest that is never stored
 # What one run did with a digest: sent | empty | skipped (settled, claimed elsewhere, paused, no
 # interests) | retry (temporary failure; the next run resends) | failed (permanent) | dry_run.
 DigestOutcome = Literal["sent", "empty", "skipped", "retry", "failed", "dry_run"]

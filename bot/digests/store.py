@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.digests.period import Period
 from bot.errors import NotFound
 from bot.records import DigestEntry, DigestView, ListingView, Recommendation, SubscriptionView
-from bot.vocab import parse_digest_status
+from bot.vocab import DigestStatus, ViewStatus, parse_digest_status
 from storage import models
 from storage.db import session_scope
 
@@ -118,7 +118,7 @@ def finish(
     engine: Engine,
     held: Claim,
     *,
-    status: str,
+    status: DigestStatus,
     error: str | None = None,
     sent_at: datetime | None = None,
     message_ref: str | None = None,
@@ -177,7 +177,8 @@ def digest_view(
             )
             for item, listing, label in rows
         )
-        return _view(digest_id, digest.status, subscriber, interests, entries, period, subscription)
+        status = parse_digest_status(digest.status)
+        return _view(digest_id, status, subscriber, interests, entries, period, subscription)
 
 
 def preview_view(
@@ -202,7 +203,7 @@ def preview_view(
 
 def _view(
     digest_id: int,
-    status: str,
+    status: ViewStatus,
     subscriber: models.Subscriber,
     interests: tuple[str, ...],
     entries: tuple[DigestEntry, ...],
@@ -222,7 +223,7 @@ def _view(
         period_end=period.end,
         interests=interests,
         entries=entries,
-        status=parse_digest_status(status),
+        status=status,
     )
 
 
