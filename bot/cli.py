@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView
+    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView, SubscriptionView
     from bot.service import Paperbot
+    from bot.vocab import Frequency
 
 __all__ = ["app", "main"]
 
@@ -28,7 +29,9 @@ app = typer.Typer(
 sources_app = typer.Typer(help="Manage the configured feeds.", no_args_is_help=True)
 index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
 profile_app = typer.Typer(help="Show and edit a subscriber's interests.", no_args_is_help=True)
+subscription_app = typer.Typer(help="Change when and how a digest is delivered.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+app.add_typer(subscription_app, name="subscription")
 app.add_typer(index_app, name="index")
 app.add_typer(profile_app, name="profile")
 
@@ -294,6 +297,48 @@ def index_rebuild() -> None:
 # ---- subscribers, profiles, recommendations ------------------------------------------------------
 
 SubscriberArg = Annotated[int, typer.Argument(help="Subscriber id (printed by `paperbot subscribe`).")]
+FrequencyOpt = Annotated[
+    str | None, typer.Option("--frequency", help="daily, weekdays or weekly [new: daily].")
+]
+AtOpt = Annotated[str | None, typer.Option("--at", help="Local time of day, HH:MM [new: 08:00].")]
+TimezoneOpt = Annotated[
+    str | None, typer.Option("--timezone", "--tz", help="IANA time zone, e.g. Europe/Berlin [new: UTC].")
+]
+WeekdayOpt = Annotated[
+    str | None, typer.Option("--weekday", help="Day of a weekly digest: monday to sunday [new: monday].")
+]
+SizeOpt = Annotated[int | None, typer.Option("--size", help="Papers per digest, 1-50 [new: 10].")]
+AlwaysSendOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--always-send/--only-when-good",
+        help="Send a short note even on days with nothing good [new: only when good].",
+        show_default=False,
+    ),
+]
+
+
+def weekday_number(value: str | None) -> int | None:
+    from bot.inputs import parse_weekday
+
+    return None if value is None else parse_weekday(value)
+
+
+def frequency_of(value: str | None) -> Frequency | None:
+    from bot.vocab import parse_frequency
+
+    return None if value is None else parse_frequency(value)
+
+
+def subscription_line(sub: SubscriptionView) -> str:
+    from bot.inputs import WEEKDAY_NAMES
+
+    state = "active" if sub.active else f"paused: {sub.paused_reason}"
+    when = f"weekly on {WEEKDAY_NAMES[sub.weekday]}" if sub.frequency == "weekly" else sub.frequency
+    return (
+        f"subscription {sub.id}: {sub.channel} {sub.target}, {when} at {sub.send_time} "
+        f"{sub.timezone}, {sub.digest_size} papers, {state}"
+    )
 
 
 def print_subscriber(view: SubscriberView) -> None:
@@ -310,11 +355,7 @@ def print_subscriber(view: SubscriberView) -> None:
     if not view.interests:
         console.print(f'  no interests yet: paperbot profile add-interest {view.id} "your topic"')
     for sub in view.subscriptions:
-        state = "active" if sub.active else f"paused: {sub.paused_reason}"
-        console.print(
-            f"  subscription {sub.id}: {sub.channel} {sub.target}, {sub.frequency} at {sub.send_time} "
-            f"{sub.timezone}, {sub.digest_size} papers, {state}"
-        )
+        console.print(f"  {subscription_line(sub)}", markup=False, highlight=False)
     if view.followed_authors:
         console.print(f"  follows: {', '.join(view.followed_authors)}")
     if view.muted_keywords:
@@ -342,27 +383,26 @@ def subscribe(
     bib: Annotated[
         Path | None, typer.Option("--bib", help="BibTeX export (Zotero, Mendeley) of papers you like.")
     ] = None,
-    frequency: Annotated[str, typer.Option(help="daily, weekdays or weekly.")] = "daily",
-    at: Annotated[str, typer.Option("--at", help="Local time of day, HH:MM.")] = "08:00",
-    timezone: Annotated[
-        str, typer.Option("--timezone", "--tz", help="IANA time zone, e.g. Europe/Berlin.")
-    ] = "UTC",
-    size: Annotated[int, typer.Option("--size", help="Papers per digest (1-50).")] = 10,
-    always_send: Annotated[
-        bool, typer.Option("--always-send", help="Send a short note even on days with nothing good.")
-    ] = False,
+    frequency: FrequencyOpt = None,
+    at: AtOpt = None,
+    timezone: TimezoneOpt = None,
+    weekday: WeekdayOpt = None,
+    size: SizeOpt = None,
+    always_send: AlwaysSendOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a subscriber (or add to an existing one) and print its id."""
-    from bot.inputs import Schedule
+    """Create a subscriber (or add to an existing one) and print its id. A new subscription is sent
+    daily at 08:00 UTC with 10 papers unless told otherwise; an existing one keeps every setting
+    not given here (`paperbot subscription set` changes them too)."""
+    from bot.inputs import ScheduleChange
     from bot.records import to_json
-    from bot.vocab import parse_frequency
 
     with service() as bot:
-        schedule = Schedule(
-            frequency=parse_frequency(frequency),
+        schedule = ScheduleChange(
+            frequency=frequency_of(frequency),
             send_time=at,
             timezone=timezone,
+            weekday=weekday_number(weekday),
             digest_size=size,
             always_send=always_send,
         )
@@ -381,6 +421,40 @@ def subscribe(
         return
     print_subscriber(view)
     typer.echo(view.id)
+
+
+@subscription_app.command("set")
+def subscription_set(
+    subscription: Annotated[
+        int, typer.Argument(help="Subscription id (see `paperbot profile show`).", show_default=False)
+    ],
+    frequency: FrequencyOpt = None,
+    at: AtOpt = None,
+    timezone: TimezoneOpt = None,
+    weekday: WeekdayOpt = None,
+    size: SizeOpt = None,
+    always_send: AlwaysSendOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a subscription's schedule or size; what is not given stays as it is."""
+    from bot.records import to_json
+
+    if all(v is None for v in (frequency, at, timezone, weekday, size, always_send)):
+        fail("nothing to change: give --at, --tz, --frequency, --weekday, --size or --always-send")
+    with service() as bot:
+        view = bot.update_subscription(
+            subscription,
+            send_time=at,
+            timezone=timezone,
+            frequency=frequency_of(frequency),
+            weekday=weekday_number(weekday),
+            size=size,
+            always_send=always_send,
+        )
+    if json_out:
+        print_json(to_json(view))
+    else:
+        typer.echo(subscription_line(view))
 
 
 def read_file(path: Path) -> bytes:

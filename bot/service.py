@@ -27,7 +27,7 @@ from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
 from bot.ingest.run import ingest_source, source_row
-from bot.inputs import Schedule
+from bot.inputs import Schedule, ScheduleChange
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
     DigestEntry,
@@ -46,13 +46,15 @@ from bot.subscribers import (
     Identity,
     find_subscriber,
     get_subscriber,
+    schedule_of,
+    set_schedule,
     subscriber_view,
     subscription_view,
     upsert_subscription,
 )
 from bot.vectors.embed import Encoder
 from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
-from bot.vocab import VoteVia
+from bot.vocab import Frequency, VoteVia
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
@@ -321,14 +323,15 @@ class Paperbot:
         interests: Sequence[str] = (),
         seed_papers: Sequence[str] = (),
         bib: bytes | None = None,
-        schedule: Schedule | None = None,
+        schedule: Schedule | ScheduleChange | None = None,
         deliver_to_email: str | None = None,
     ) -> SubscriberView:
         """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
 
         Exactly one of email / slack_user_id / slack_channel_id names the subscriber; a Slack user may
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
-        identity adds the interests and updates the schedule of that delivery target.
+        identity adds the interests and resumes that delivery target; its schedule changes only
+        where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
         """
         identity = Identity.of(
             email=email,
@@ -342,7 +345,7 @@ class Paperbot:
             subscriber = identity.get_or_create(session)
             assert subscriber.id is not None
             upsert_subscription(
-                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or Schedule()
+                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
                 text_interest(session, self.encoder, subscriber.id, text)
@@ -449,6 +452,44 @@ class Paperbot:
             row.active, row.paused_reason = active, None if active else (reason or "paused")
             session.add(row)
             return subscription_view(row)
+
+    def update_subscription(
+        self,
+        subscription_id: int,
+        *,
+        send_time: str | None = None,
+        timezone: str | None = None,
+        frequency: Frequency | None = None,
+        weekday: int | None = None,
+        size: int | None = None,
+        always_send: bool | None = None,
+    ) -> SubscriptionView:
+        """Change only the given fields of a subscription's schedule, validated as `subscribe`
+        validates them (InvalidInput names the bad one); the rest stays as it was."""
+        change = ScheduleChange(
+            frequency=frequency,
+            send_time=send_time,
+            timezone=timezone,
+            weekday=weekday,
+            digest_size=size,
+            always_send=always_send,
+        )
+        with session_scope(self.engine) as session:
+            row = self._subscription(session, subscription_id)
+            set_schedule(row, change.applied_to(schedule_of(row)))
+            session.add(row)
+            session.flush()
+            view = subscription_view(row)
+        log.info(
+            "subscription %d: %s at %s %s, weekday %d, %d papers",
+            subscription_id,
+            view.frequency,
+            view.send_time,
+            view.timezone,
+            view.weekday,
+            view.digest_size,
+        )
+        return view
 
     def unsubscribe(self, *, subscription_id: int) -> SubscriptionView:
         return self.set_active(subscription_id=subscription_id, active=False, reason="unsubscribed")

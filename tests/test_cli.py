@@ -132,3 +132,65 @@ def test_index_rebuild_after_a_model_change_embeds_the_stored_listings(
     assert "embedded 4 listings; index rebuilt: 4 vectors" in result.output
     again = runner.invoke(app, ["index", "rebuild"])
     assert "embedded 0 listings; index rebuilt: 4 vectors" in again.output
+
+
+def schedule_of(subscriber: int) -> list[tuple[str, str, str, int, int, bool]]:
+    shown = json.loads(runner.invoke(app, ["profile", "show", str(subscriber), "--json"]).output)
+    return [
+        (s["frequency"], s["send_time"], s["timezone"], s["weekday"], s["digest_size"], s["always_send"])
+        for s in shown["subscriptions"]
+    ]
+
+
+def test_subscribing_again_changes_nothing_that_was_not_given() -> None:
+    first = runner.invoke(
+        app,
+        ["subscribe", "--email", "ada@example.org", "--at", "07:30", "--tz", "Europe/Berlin", "--size", "8"],
+    )
+    assert first.exit_code == 0, first.output
+    subscriber = int(first.output.split()[-1])
+    again = runner.invoke(app, ["subscribe", "--email", "ada@example.org", "--name", "Ada"])
+    assert again.exit_code == 0, again.output
+    assert schedule_of(subscriber) == [("daily", "07:30", "Europe/Berlin", 0, 8, False)]
+    runner.invoke(app, ["subscribe", "--email", "ada@example.org", "--size", "5"])
+    assert schedule_of(subscriber) == [("daily", "07:30", "Europe/Berlin", 0, 5, False)]
+
+
+def test_subscription_set_changes_only_what_is_given() -> None:
+    created = json.loads(runner.invoke(app, ["subscribe", "--email", "bo@example.org", "--json"]).output)
+    subscriber, subscription = created["id"], created["subscriptions"][0]["id"]
+    result = runner.invoke(
+        app, ["subscription", "set", str(subscription), "--frequency", "weekly", "--weekday", "thursday"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "weekly on thursday at 08:00 UTC, 10 papers" in result.output
+    changed = runner.invoke(
+        app, ["subscription", "set", str(subscription), "--at", "18:15", "--tz", "Asia/Tokyo", "--size", "3"]
+    )
+    assert changed.exit_code == 0, changed.output
+    assert schedule_of(subscriber) == [("weekly", "18:15", "Asia/Tokyo", 3, 3, False)]
+    runner.invoke(app, ["subscription", "set", str(subscription), "--weekday", "6", "--always-send"])
+    assert schedule_of(subscriber) == [("weekly", "18:15", "Asia/Tokyo", 6, 3, True)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--weekday", "someday"], "weekday 'someday' is not a day"),
+        (["--at", "25:00"], "time '25:00' is not HH:MM"),
+        (["--tz", "Mars/Olympus"], "time zone 'Mars/Olympus' is unknown"),
+        (["--size", "0"], "digest size 0 must be between 1 and 50"),
+        (["--frequency", "hourly"], "frequency 'hourly' is not one of"),
+        ([], "nothing to change"),
+    ],
+)
+def test_subscription_set_refuses_bad_values_and_keeps_the_schedule(args: list[str], message: str) -> None:
+    created = json.loads(runner.invoke(app, ["subscribe", "--email", "cy@example.org", "--json"]).output)
+    result = runner.invoke(app, ["subscription", "set", str(created["subscriptions"][0]["id"]), *args])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and message in result.output
+    assert schedule_of(created["id"]) == [("daily", "08:00", "UTC", 0, 10, False)]
+
+
+def test_subscription_set_of_an_unknown_id_says_so() -> None:
+    result = runner.invoke(app, ["subscription", "set", "99", "--size", "5"])
+    assert result.exit_code == 1 and "Error: no subscription 99" in result.output
