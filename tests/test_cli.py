@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,58 @@ def test_subscription_set_refuses_bad_values_and_keeps_the_schedule(args: list[s
 def test_subscription_set_of_an_unknown_id_says_so() -> None:
     result = runner.invoke(app, ["subscription", "set", "99", "--size", "5"])
     assert result.exit_code == 1 and "Error: no subscription 99" in result.output
+
+
+PAPERBOT = str(Path(sys.executable).with_name("paperbot"))  # the console script beside this Python
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("no-such-org/no-such-model", "'no-such-org/no-such-model' is neither a local directory nor in"),
+        ("all-MiniLM-L12-v2", "huggingface-cli download sentence-transformers/all-MiniLM-L12-v2"),
+        ("./models/missing", "directory './models/missing' does not exist"),
+        ("bundled:all-mpnet-base-v2", "'bundled:all-mpnet-base-v2' is not bundled"),
+        ("bundled:all-MiniLM-L6-v2@gpu", "unknown embedding backend 'gpu'"),
+    ],
+)
+def test_a_model_that_is_not_there_stops_init_with_one_line(
+    data_dir: Path, tmp_path: Path, model: str, message: str
+) -> None:
+    """It used to end in a 72-115-line traceback after 9 s of loading torch, while init accepted it."""
+    done = run_paperbot(["init"], data_dir=data_dir, model=model, hf_cache=tmp_path / "hf")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("Error: invalid configuration: PAPERBOT_MODEL: ") and message in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert not (data_dir / "paperbot.db").exists()
+
+
+@pytest.mark.parametrize("command", ["status", "ingest --sample", "recommend 1"])
+def test_a_model_that_is_not_there_stops_other_commands_before_any_work(
+    data_dir: Path, tmp_path: Path, command: str
+) -> None:
+    done = run_paperbot(command.split(), data_dir=data_dir, model="no-such/model", hf_cache=tmp_path / "hf")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "PAPERBOT_MODEL: model 'no-such/model' is neither" in done.stderr
+    assert not (data_dir / "paperbot.db").exists()
+
+
+def run_paperbot(
+    args: list[str], *, data_dir: Path, model: str, hf_cache: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env |= {"PAPERBOT_DATA_DIR": str(data_dir), "PAPERBOT_MODEL": model, "HF_HUB_CACHE": str(hf_cache)}
+    return subprocess.run([PAPERBOT, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_model_in_the_local_hugging_face_cache_or_a_directory_is_accepted(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = tmp_path / "hf" / "models--sentence-transformers--all-MiniLM-L12-v2" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    for model in ("all-MiniLM-L12-v2", "sentence-transformers/all-MiniLM-L12-v2@onnx", str(snapshot)):
+        monkeypatch.setenv("PAPERBOT_MODEL", model)
+        result = runner.invoke(app, ["init"])
+        assert result.exit_code == 0, result.output
