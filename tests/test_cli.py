@@ -250,3 +250,15 @@ def test_a_model_in_the_local_hugging_face_cache_or_a_directory_is_accepted(
         monkeypatch.setenv("PAPERBOT_MODEL", model)
         result = runner.invoke(app, ["init"])
         assert result.exit_code == 0, result.output
+
+
+def test_exit_codes_are_the_ones_the_readme_gives() -> None:
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert "`Error: …`, saying what to do, and exit with code 1" in readme
+    assert "prints the usage and exits with code 2" in readme
+    for usage_error in (["recommend", "abc"], ["listings", "--bogus"], ["feedback", "1"]):
+        result = runner.invoke(app, usage_error)
+        assert result.exit_code == 2, (usage_error, result.output)
+        assert "Usage: " in result.output
+    domain_error = runner.invoke(app, ["profile", "show", "42"])
+    assert domain_error.exit_code == 1 and domain_error.output.startswith("Error: no subscriber 42")
