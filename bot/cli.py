@@ -255,25 +255,35 @@ def sources_add(
 
 
 @sources_app.command("list")
-def sources_list(json_out: JsonOpt = False) -> None:
-    """Show every known source with its last outcome."""
+def sources_list(
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also removed sources and one-off ingests (`sources purge` forgets them)."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the configured sources with their last outcome."""
     from rich.console import Console
     from rich.table import Table
 
     from bot.records import to_json
 
     with service() as bot:
-        views = bot.list_sources()
+        views = bot.list_sources(everything=everything)
+        configured = set(bot.configured_sources())
     if json_out:
         print_json([to_json(v) for v in views])
         return
     table = Table("id", "url", "configured", "family", "last success", "last error")
     for v in views:
         success = v.last_success_at.isoformat(timespec="minutes") if v.last_success_at else ""
-        table.add_row(
-            str(v.id), v.url, "yes" if v.enabled else "no", v.kind or "", success, v.last_error or ""
-        )
+        how = "sources add" if v.enabled else "PAPERBOT_SOURCES" if v.url in configured else "no"
+        table.add_row(str(v.id), v.url, how, v.kind or "", success, v.last_error or "")
     Console().print(table)
+    if not views:
+        typer.echo("no sources configured: `paperbot sources add arxiv:cs.LG` adds one")
 
 
 @sources_app.command("remove")
@@ -282,6 +292,21 @@ def sources_remove(spec: Annotated[str, typer.Argument(help="Source id, URL or s
     with service() as bot:
         view = bot.remove_source(spec=spec)
     typer.echo(f"removed source {view.id}: {view.url}")
+
+
+@sources_app.command("purge")
+def sources_purge(json_out: JsonOpt = False) -> None:
+    """Forget removed sources and one-off ingests with their old errors (their papers stay)."""
+    from bot.records import to_json
+
+    with service() as bot:
+        views = bot.purge_sources()
+    if json_out:
+        print_json([to_json(v) for v in views])
+        return
+    for v in views:
+        typer.echo(f"forgot source {v.id}: {v.url}")
+    typer.echo(f"purged {len(views)} sources that were not configured")
 
 
 @index_app.command("rebuild")

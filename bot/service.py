@@ -26,6 +26,7 @@ from bot.digests import store as digests
 from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
+from bot.ingest.fetch import local_path
 from bot.ingest.run import ingest_source, source_row
 from bot.inputs import Schedule, ScheduleChange
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
@@ -258,8 +259,9 @@ class Paperbot:
     # ---- sources ---------------------------------------------------------------------------
 
     def add_source(self, *, spec: str) -> SourceView:
-        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG)."""
-        url = feeds.resolve_source(spec)
+        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG).
+        A path must name an existing file; it is stored absolute, so `serve` finds it from any cwd."""
+        url = self._source_url(spec)
         source_row(self.engine, url)
         with session_scope(self.engine) as session:
             row = session.exec(select(models.Source).where(models.Source.url == url)).one()
@@ -268,19 +270,55 @@ class Paperbot:
             session.flush()
             return SourceView.of(row)
 
-    def list_sources(self) -> list[SourceView]:
+    @staticmethod
+    def _source_url(spec: str) -> str:
+        url = feeds.resolve_source(spec)
+        path = local_path(url)
+        if path is None:
+            return url
+        if not path.is_file():
+            raise InvalidInput(f"{path} is not a file; give the path of a feed file, or a URL")
+        return str(path.resolve()) if "://" not in url else url
+
+    def list_sources(self, *, everything: bool = False) -> list[SourceView]:
+        """The configured sources (`sources add` and PAPERBOT_SOURCES); with `everything`, also the
+        removed ones and those of one-off ingests, which are only remembered."""
+        configured = set(self.configured_sources())
         with session_scope(self.engine) as session:
             rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-            return [SourceView.of(row) for row in rows]
+            return [SourceView.of(row) for row in rows if everything or row.url in configured]
 
     def remove_source(self, *, spec: str) -> SourceView:
         """Take a source out of the configured set (its listings stay)."""
         with session_scope(self.engine) as session:
             row = self._find_source(session, spec)
+            if not row.enabled:
+                where = (
+                    "it comes from PAPERBOT_SOURCES; take it out there"
+                    if row.url in self.configured_sources()
+                    else "it is not configured; `paperbot sources purge` forgets it"
+                )
+                raise InvalidInput(f"source {row.id} ({row.url}) was not added with `sources add`: {where}")
             row.enabled = False
             session.add(row)
             session.flush()
             return SourceView.of(row)
+
+    def purge_sources(self) -> list[SourceView]:
+        """Forget the sources that are not configured (removed ones, one-off ingests) with their last
+        outcomes; their papers stay."""
+        configured = set(self.configured_sources())
+        with session_scope(self.engine) as session:
+            doomed = [
+                row
+                for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
+                if row.url not in configured
+            ]
+            views = [SourceView.of(row) for row in doomed]
+            for row in doomed:
+                session.delete(row)
+        log.info("sources: purged %d that were not configured", len(views))
+        return views
 
     @staticmethod
     def _find_source(session: Session, spec: str) -> models.Source:
@@ -288,7 +326,9 @@ class Paperbot:
             row = session.get(models.Source, int(spec))
         else:
             url = feeds.resolve_source(spec)
-            row = session.exec(select(models.Source).where(models.Source.url == url)).first()
+            path = local_path(url)
+            urls = {url, str(path.resolve())} if path is not None and "://" not in url else {url}
+            row = session.exec(select(models.Source).where(col(models.Source.url).in_(urls))).first()
         if row is None:
             raise NotFound(f"no source {spec!r}; `paperbot sources list` shows the configured ones")
         return row

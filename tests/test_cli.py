@@ -262,3 +262,56 @@ def test_exit_codes_are_the_ones_the_readme_gives() -> None:
         assert "Usage: " in result.output
     domain_error = runner.invoke(app, ["profile", "show", "42"])
     assert domain_error.exit_code == 1 and domain_error.output.startswith("Error: no subscriber 42")
+
+
+def test_sources_add_refuses_a_path_that_is_not_a_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sources", "add", "./feeds/missing.xml"])
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert "missing.xml is not a file; give the path of a feed file, or a URL" in result.output
+    assert json.loads(runner.invoke(app, ["sources", "list", "--all", "--json"]).output) == []
+
+
+def test_sources_add_stores_a_relative_path_absolute_and_remove_finds_it(
+    feeds_dir: Path, tmp_path: Path
+) -> None:
+    feed = tmp_path / "feeds" / "cs.xml"
+    feed.parent.mkdir()
+    feed.write_bytes(
+        (feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml").read_bytes()
+    )
+    added = runner.invoke(app, ["sources", "add", "feeds/cs.xml"])  # the tests run in tmp_path
+    assert added.exit_code == 0 and f"added source 1: {feed.resolve()}" in added.output
+    assert runner.invoke(app, ["sources", "remove", "./feeds/cs.xml"]).exit_code == 0
+
+
+def test_removing_a_removed_source_says_so() -> None:
+    assert runner.invoke(app, ["sources", "add", "arxiv:cs.LG"]).exit_code == 0
+    assert runner.invoke(app, ["sources", "remove", "arxiv:cs.LG"]).exit_code == 0
+    again = runner.invoke(app, ["sources", "remove", "arxiv:cs.LG"])
+    assert again.exit_code == 1
+    assert again.output.startswith("Error: source 1 (https://rss.arxiv.org/rss/cs.LG) was not added")
+    assert "`paperbot sources purge` forgets it" in again.output
+
+
+def test_one_off_ingests_and_removed_sources_leave_list_and_status_and_can_be_purged(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>Service Unavailable</body></html>")
+    assert runner.invoke(app, ["ingest", "--no-embed", str(page)]).exit_code == 1  # one-off, failed
+    assert runner.invoke(app, ["sources", "add", "arxiv:cs.LG"]).exit_code == 0
+    assert runner.invoke(app, ["sources", "add", "biorxiv:genomics"]).exit_code == 0
+    assert runner.invoke(app, ["sources", "remove", "biorxiv:genomics"]).exit_code == 0
+
+    def urls(*args: str) -> list[str]:
+        return [s["url"] for s in json.loads(runner.invoke(app, ["sources", "list", "--json", *args]).output)]
+
+    assert urls() == ["https://rss.arxiv.org/rss/cs.LG"]
+    assert urls("--all") == [
+        str(page),
+        "https://rss.arxiv.org/rss/cs.LG",
+        "https://connect.biorxiv.org/biorxiv_xml.php?subject=genomics",
+    ]
+    status = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    assert [s["url"] for s in status["sources"]] == ["https://rss.arxiv.org/rss/cs.LG"]
+    purged = runner.invoke(app, ["sources", "purge"])
+    assert purged.exit_code == 0 and "purged 2 sources that were not configured" in purged.output
+    assert urls("--all") == ["https://rss.arxiv.org/rss/cs.LG"]
