@@ -102,18 +102,24 @@ def print_ingest(report: IngestReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("source", "status", "family", "new", "updated", "duplicate", "error")
+    table = Table("source", "status", "family", "new", "updated", "duplicate", "skipped", "error")
     for r in report.sources:
-        table.add_row(
-            r.source, r.status, r.family or "", str(r.new), str(r.updated), str(r.duplicate), r.error or ""
-        )
+        counts = (str(r.new), str(r.updated), str(r.duplicate), str(r.skipped))
+        table.add_row(r.source, r.status, r.family or "", *counts, r.error or "")
     console = Console()
     console.print(table)
     totals = report.totals
     console.print(
         f"ingested {len(report.sources)} sources: {totals['new']} new, {totals['updated']} updated, "
-        f"{totals['duplicate']} duplicate, {totals['failed']} failed; embedded {report.embedded}"
+        f"{totals['duplicate']} duplicate, {totals['skipped']} skipped as unreadable, "
+        f"{totals['failed']} failed; embedded {report.embedded}"
     )
+    for r in report.sources:
+        if r.skipped:
+            typer.echo(
+                f"Warning: {r.source}: skipped {r.skipped} records that could not be read (no title)",
+                err=True,
+            )
 
 
 def print_listings(listings: list[ListingView]) -> None:

@@ -42,7 +42,7 @@ def test_ingest_then_listings_json(feeds_dir: Path) -> None:
     assert all(item["arxiv_id"] and item["title"] for item in items)
 
     again = json.loads(runner.invoke(app, ["ingest", "--no-embed", "--json", str(feed)]).output)
-    assert again["totals"] == {"new": 0, "updated": 0, "duplicate": 0, "failed": 0}
+    assert again["totals"] == {"new": 0, "updated": 0, "duplicate": 0, "skipped": 0, "failed": 0}
     assert again["sources"][0]["status"] == "not_modified"  # unchanged file: Last-Modified from its mtime
 
 
@@ -315,3 +315,37 @@ def test_one_off_ingests_and_removed_sources_leave_list_and_status_and_can_be_pu
     purged = runner.invoke(app, ["sources", "purge"])
     assert purged.exit_code == 0 and "purged 2 sources that were not configured" in purged.output
     assert urls("--all") == ["https://rss.arxiv.org/rss/cs.LG"]
+
+
+def test_records_that_cannot_be_read_are_reported_per_source(tmp_path: Path) -> None:
+    record = {
+        "doi": "10.1101/2026.11.20.123456",
+        "title": "Single-cell atlases of the developing kidney",
+        "authors": "Hou, N.; Wu, Z.",
+        "version": "1",
+        "server": "biorxiv",
+        "date": "2026-11-20",
+        "category": "genomics",
+        "abstract": "We map every cell.",
+    }
+    feed = tmp_path / "details.json"
+    feed.write_text(json.dumps({"collection": [{"title": 1}, record, "not a record"]}))
+    result = runner.invoke(app, ["ingest", "--no-embed", "--json", str(feed)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sources"][0] | {"source": ""} == {
+        "source": "",
+        "status": "ok",
+        "family": "biorxiv",
+        "new": 1,
+        "updated": 0,
+        "duplicate": 0,
+        "skipped": 2,
+        "error": None,
+    }
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"collection": [{"title": 1}]}))
+    table = runner.invoke(app, ["ingest", "--no-embed", str(broken)])
+    assert "0 new, 0 updated, 0 duplicate, 1 skipped as unreadable, 0 failed" in " ".join(
+        table.output.split()
+    )
