@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -349,3 +350,21 @@ def test_records_that_cannot_be_read_are_reported_per_source(tmp_path: Path) -> 
     assert "0 new, 0 updated, 0 duplicate, 1 skipped as unreadable, 0 failed" in " ".join(
         table.output.split()
     )
+
+
+@pytest.mark.slow
+def test_the_demo_digest_links_every_paper_and_dates_the_papers_it_shows(data_dir: Path) -> None:
+    """The first thing a newcomer sees: every item opens somewhere, and the header gives the dates of
+    the papers shown (the sample is from Dec 2024 - Jan 2025), not today's window."""
+    result = runner.invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    (digest,) = shown["digests"]
+    assert digest["status"] == "sent" and digest["items"] >= 1
+    html = Path(shown["outbox"][-1]).read_text()
+    (header,) = re.findall(r'class="range"[^>]*>([^<]+)<', html)
+    assert re.fullmatch(
+        r"Papers published \w{3} \d+( \w{3}( 2024)?)? – \w{3} \d+ (Dec 2024|Jan 2025)", header
+    ), header
+    searches = set(re.findall(r'href="(https://www\.semanticscholar\.org/search\?q=[^"]+)"', html))
+    assert len(searches) == digest["items"]
