@@ -84,6 +84,10 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
         yield update
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -189,7 +193,7 @@ def listings(
     since: Annotated[
         str | None, typer.Option("--since", "-s", help="Only papers published on or after DATE.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N papers.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N papers.")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
     """Show stored papers, newest first."""
@@ -197,11 +201,13 @@ def listings(
 
     with service() as bot:
         items = bot.listings(since=parse_date(since), limit=limit)
+        total = bot.count_listings() if len(items) == limit and since is None else None
     if json_out:
         print_json([to_json(item) for item in items])
     else:
         print_listings(items)
-        typer.echo(f"{len(items)} listings")
+        more = f" (the newest of {total}; --limit N shows more)" if total and total > limit else ""
+        typer.echo(f"{plural(len(items), 'listing')}{more}")
 
 
 DEMO_EMAIL = "demo@example.org"
@@ -215,8 +221,8 @@ def demo(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """The main job on embedded defaults: ingest the bundled sample, subscribe a demo reader, deliver
-    their digest to the file outbox and print where it is."""
+    """Try paperbot offline: ingest the bundled sample, subscribe a demo reader and write their digest to
+    the file outbox (the path is printed)."""
     from bot.digests.run import run_for_subscriber
     from bot.records import to_json
     from bot.service import sample_feed_path
@@ -380,7 +386,9 @@ def print_subscriber(view: SubscriberView) -> None:
     console.print(f"[bold]subscriber {view.id}[/bold] {view.name} ({view.kind}, {who})")
     for interest in view.interests:
         seeds = (
-            f" [dim]({len(interest.seed_listing_ids)} seed papers)[/dim]" if interest.seed_listing_ids else ""
+            f" [dim]({plural(len(interest.seed_listing_ids), 'seed paper')})[/dim]"
+            if interest.seed_listing_ids
+            else ""
         )
         console.print(f"  interest {interest.id}: {interest.label}{seeds}")
     if not view.interests:
@@ -695,7 +703,9 @@ def digest(
     from bot.digests.run import run_due, run_for_subscriber
     from bot.records import to_json
 
-    if (subscriber is None) == (not all_due):
+    if subscriber is None and not all_due:
+        fail("give a SUBSCRIBER id (see `paperbot profile show`) or --all-due")
+    if subscriber is not None and all_due:
         fail("give a SUBSCRIBER id or --all-due, not both")
     if all_due and dry_run:
         fail("--dry-run works with one SUBSCRIBER, not with --all-due")

@@ -99,7 +99,16 @@ def _vote(
         digest_item_id=digest_item_id,
         now=now or models.utcnow(),
     )
-    log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    if result.changed:
+        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    else:  # a second click or a replayed link: nothing new to learn from
+        log.info(
+            "feedback: subscriber %d %s listing %d via %s already recorded",
+            subscriber_id,
+            vote,
+            listing_id,
+            via,
+        )
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -368,3 +369,44 @@ def test_the_demo_digest_links_every_paper_and_dates_the_papers_it_shows(data_di
     ), header
     searches = set(re.findall(r'href="(https://www\.semanticscholar\.org/search\?q=[^"]+)"', html))
     assert len(searches) == digest["items"]
+
+
+def test_digest_without_arguments_says_what_to_give() -> None:
+    neither = runner.invoke(app, ["digest"])
+    assert neither.exit_code == 1 and "not both" not in neither.output
+    assert neither.output.startswith("Error: give a SUBSCRIBER id (see `paperbot profile show`) or --all-due")
+    both = runner.invoke(app, ["digest", "1", "--all-due"])
+    assert both.exit_code == 1 and "not both" in both.output
+
+
+def test_listings_shows_the_newest_fifty_and_says_how_to_see_more(feeds_dir: Path) -> None:
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    assert runner.invoke(app, ["ingest", "--no-embed", str(feed)]).exit_code == 0
+    assert runner.invoke(app, ["listings"]).output.endswith("4 listings\n")
+    few = runner.invoke(app, ["listings", "--limit", "1"])
+    assert few.output.endswith("1 listing (the newest of 4; --limit N shows more)\n")
+    assert (
+        "--limit" in runner.invoke(app, ["listings", "--help"]).output
+        and "50" in runner.invoke(app, ["listings", "--help"]).output
+    )
+
+
+def test_demo_help_is_whole_sentences() -> None:
+    summary = " ".join(runner.invoke(app, ["--help"]).output.replace("│", " ").split())
+    assert "Try paperbot offline: ingest the bundled sample, subscribe a demo reader and write" in summary
+
+
+def test_a_repeated_vote_is_logged_as_already_recorded(
+    feeds_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    assert runner.invoke(app, ["ingest", "--no-embed", str(feed)]).exit_code == 0
+    assert runner.invoke(app, ["subscribe", "--email", "ada@example.org"]).exit_code == 0
+    caplog.set_level(logging.INFO, logger="paperbot")
+    assert runner.invoke(app, ["feedback", "1", "2", "up"]).output == "recorded up on listing 2\n"
+    assert runner.invoke(app, ["feedback", "1", "2", "up"]).output == "already recorded\n"
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feedback:")]
+    assert lines == [
+        "feedback: subscriber 1 up listing 2 via cli",
+        "feedback: subscriber 1 up listing 2 via cli already recorded",
+    ]
