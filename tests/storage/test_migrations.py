@@ -22,17 +22,8 @@ def test_upgrade_head_matches_models(database_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
         tables = set(inspect(connection).get_table_names())
-    assert {
-        "listing",
-        "embedding",
-        "source",
-        "subscriber",
-        "interest",
-        "subscription",
-        "digest",
-        "digestitem",
-        "feedback",
-    } <= tables
+    assert {"listing", "embedding", "source", "subscriber", "interest", "subscription", "digest",
+            "digestitem", "feedback"} <= tables
     engine.dispose()
 
 
