@@ -77,6 +77,7 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     duplicate: int = 0
+    skipped: int = 0  # records in the feed that could not be read (no title, not a record)
     error: str | None = None
 
 
@@ -92,6 +93,7 @@ class IngestReport:
             "new": sum(r.new for r in reports),
             "updated": sum(r.updated for r in reports),
             "duplicate": sum(r.duplicate for r in reports),
+            "skipped": sum(r.skipped for r in reports),
             "failed": sum(r.status == "failed" for r in reports),
         }
         return cls(sources=tuple(reports), embedded=embedded, totals=totals)

@@ -113,20 +113,11 @@ def totals(bot: Paperbot) -> Totals:
 
 
 def sources(bot: Paperbot) -> tuple[SourceStatus, ...]:
-    with session_scope(bot.engine) as session:
-        rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-        return tuple(
-            SourceStatus(
-                row.id or 0,
-                row.url,
-                row.enabled,
-                row.kind,
-                row.last_success_at,
-                row.last_error,
-                row.last_error_at,
-            )
-            for row in rows
-        )
+    """The configured sources: one-off ingests and removed sources are history (`sources list --all`)."""
+    return tuple(
+        SourceStatus(v.id, v.url, v.enabled, v.kind, v.last_success_at, v.last_error, v.last_error_at)
+        for v in bot.list_sources()
+    )
 
 
 def _digest(row: models.Digest) -> DigestStatus:

@@ -26,8 +26,9 @@ from bot.digests import store as digests
 from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
+from bot.ingest.fetch import local_path
 from bot.ingest.run import ingest_source, source_row
-from bot.inputs import Schedule
+from bot.inputs import Schedule, ScheduleChange
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
     DigestEntry,
@@ -46,13 +47,15 @@ from bot.subscribers import (
     Identity,
     find_subscriber,
     get_subscriber,
+    schedule_of,
+    set_schedule,
     subscriber_view,
     subscription_view,
     upsert_subscription,
 )
 from bot.vectors.embed import Encoder
 from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
-from bot.vocab import VoteVia
+from bot.vocab import Frequency, VoteVia
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
@@ -96,7 +99,16 @@ def _vote(
         digest_item_id=digest_item_id,
         now=now or models.utcnow(),
     )
-    log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    if result.changed:
+        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    else:  # a second click or a replayed link: nothing new to learn from
+        log.info(
+            "feedback: subscriber %d %s listing %d via %s already recorded",
+            subscriber_id,
+            vote,
+            listing_id,
+            via,
+        )
     return result
 
 
@@ -256,8 +268,9 @@ class Paperbot:
     # ---- sources ---------------------------------------------------------------------------
 
     def add_source(self, *, spec: str) -> SourceView:
-        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG)."""
-        url = feeds.resolve_source(spec)
+        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG).
+        A path must name an existing file; it is stored absolute, so `serve` finds it from any cwd."""
+        url = self._source_url(spec)
         source_row(self.engine, url)
         with session_scope(self.engine) as session:
             row = session.exec(select(models.Source).where(models.Source.url == url)).one()
@@ -266,19 +279,55 @@ class Paperbot:
             session.flush()
             return SourceView.of(row)
 
-    def list_sources(self) -> list[SourceView]:
+    @staticmethod
+    def _source_url(spec: str) -> str:
+        url = feeds.resolve_source(spec)
+        path = local_path(url)
+        if path is None:
+            return url
+        if not path.is_file():
+            raise InvalidInput(f"{path} is not a file; give the path of a feed file, or a URL")
+        return str(path.resolve()) if "://" not in url else url
+
+    def list_sources(self, *, everything: bool = False) -> list[SourceView]:
+        """The configured sources (`sources add` and PAPERBOT_SOURCES); with `everything`, also the
+        removed ones and those of one-off ingests, which are only remembered."""
+        configured = set(self.configured_sources())
         with session_scope(self.engine) as session:
             rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-            return [SourceView.of(row) for row in rows]
+            return [SourceView.of(row) for row in rows if everything or row.url in configured]
 
     def remove_source(self, *, spec: str) -> SourceView:
         """Take a source out of the configured set (its listings stay)."""
         with session_scope(self.engine) as session:
             row = self._find_source(session, spec)
+            if not row.enabled:
+                where = (
+                    "it comes from PAPERBOT_SOURCES; take it out there"
+                    if row.url in self.configured_sources()
+                    else "it is not configured; `paperbot sources purge` forgets it"
+                )
+                raise InvalidInput(f"source {row.id} ({row.url}) was not added with `sources add`: {where}")
             row.enabled = False
             session.add(row)
             session.flush()
             return SourceView.of(row)
+
+    def purge_sources(self) -> list[SourceView]:
+        """Forget the sources that are not configured (removed ones, one-off ingests) with their last
+        outcomes; their papers stay."""
+        configured = set(self.configured_sources())
+        with session_scope(self.engine) as session:
+            doomed = [
+                row
+                for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
+                if row.url not in configured
+            ]
+            views = [SourceView.of(row) for row in doomed]
+            for row in doomed:
+                session.delete(row)
+        log.info("sources: purged %d that were not configured", len(views))
+        return views
 
     @staticmethod
     def _find_source(session: Session, spec: str) -> models.Source:
@@ -286,7 +335,9 @@ class Paperbot:
             row = session.get(models.Source, int(spec))
         else:
             url = feeds.resolve_source(spec)
-            row = session.exec(select(models.Source).where(models.Source.url == url)).first()
+            path = local_path(url)
+            urls = {url, str(path.resolve())} if path is not None and "://" not in url else {url}
+            row = session.exec(select(models.Source).where(col(models.Source.url).in_(urls))).first()
         if row is None:
             raise NotFound(f"no source {spec!r}; `paperbot sources list` shows the configured ones")
         return row
@@ -321,14 +372,15 @@ class Paperbot:
         interests: Sequence[str] = (),
         seed_papers: Sequence[str] = (),
         bib: bytes | None = None,
-        schedule: Schedule | None = None,
+        schedule: Schedule | ScheduleChange | None = None,
         deliver_to_email: str | None = None,
     ) -> SubscriberView:
         """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
 
         Exactly one of email / slack_user_id / slack_channel_id names the subscriber; a Slack user may
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
-        identity adds the interests and updates the schedule of that delivery target.
+        identity adds the interests and resumes that delivery target; its schedule changes only
+        where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
         """
         identity = Identity.of(
             email=email,
@@ -342,7 +394,7 @@ class Paperbot:
             subscriber = identity.get_or_create(session)
             assert subscriber.id is not None
             upsert_subscription(
-                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or Schedule()
+                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
                 text_interest(session, self.encoder, subscriber.id, text)
@@ -449,6 +501,44 @@ class Paperbot:
             row.active, row.paused_reason = active, None if active else (reason or "paused")
             session.add(row)
             return subscription_view(row)
+
+    def update_subscription(
+        self,
+        subscription_id: int,
+        *,
+        send_time: str | None = None,
+        timezone: str | None = None,
+        frequency: Frequency | None = None,
+        weekday: int | None = None,
+        size: int | None = None,
+        always_send: bool | None = None,
+    ) -> SubscriptionView:
+        """Change only the given fields of a subscription's schedule, validated as `subscribe`
+        validates them (InvalidInput names the bad one); the rest stays as it was."""
+        change = ScheduleChange(
+            frequency=frequency,
+            send_time=send_time,
+            timezone=timezone,
+            weekday=weekday,
+            digest_size=size,
+            always_send=always_send,
+        )
+        with session_scope(self.engine) as session:
+            row = self._subscription(session, subscription_id)
+            set_schedule(row, change.applied_to(schedule_of(row)))
+            session.add(row)
+            session.flush()
+            view = subscription_view(row)
+        log.info(
+            "subscription %d: %s at %s %s, weekday %d, %d papers",
+            subscription_id,
+            view.frequency,
+            view.send_time,
+            view.timezone,
+            view.weekday,
+            view.digest_size,
+        )
+        return view
 
     def unsubscribe(self, *, subscription_id: int) -> SubscriptionView:
         return self.set_active(subscription_id=subscription_id, active=False, reason="unsubscribed")

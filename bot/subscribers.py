@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
-from bot.inputs import Schedule, check_email
+from bot.inputs import Schedule, ScheduleChange, check_email
 from bot.records import InterestView, SubscriberView, SubscriptionView
 from bot.vocab import parse_channel, parse_frequency
 from storage import models
 
 __all__ = [
+    "schedule_of",
     "Identity",
     "upsert_subscription",
+    "set_schedule",
     "get_subscriber",
     "find_subscriber",
     "subscriber_view",
@@ -184,10 +186,28 @@ class Identity:
         return row
 
 
+def schedule_of(row: models.Subscription) -> Schedule:
+    """The schedule a stored subscription has."""
+    return Schedule(
+        frequency=parse_frequency(row.frequency),
+        send_time=row.send_time,
+        timezone=row.timezone,
+        weekday=row.weekday,
+        digest_size=row.digest_size,
+        always_send=row.always_send,
+    )
+
+
+def set_schedule(row: models.Subscription, schedule: Schedule) -> None:
+    for field in fields(schedule):
+        setattr(row, field.name, getattr(schedule, field.name))
+
+
 def upsert_subscription(
-    session: Session, subscriber_id: int, channel: str, target: str, schedule: Schedule
+    session: Session, subscriber_id: int, channel: str, target: str, change: Schedule | ScheduleChange
 ) -> models.Subscription:
-    """The subscription for this delivery target, created or rescheduled (and resumed)."""
+    """The subscription for this delivery target, created (the default schedule with `change`) or
+    changed where `change` says (a ScheduleChange keeps what it leaves None), and resumed."""
     row = session.exec(
         select(models.Subscription).where(
             models.Subscription.subscriber_id == subscriber_id,
@@ -195,9 +215,9 @@ def upsert_subscription(
             models.Subscription.target == target,
         )
     ).first()
+    current = schedule_of(row) if row else Schedule()
     row = row or models.Subscription(subscriber_id=subscriber_id, channel=channel, target=target)
-    for name in ("frequency", "send_time", "timezone", "weekday", "digest_size", "always_send"):
-        setattr(row, name, getattr(schedule, name))
+    set_schedule(row, change if isinstance(change, Schedule) else change.applied_to(current))
     row.active, row.paused_reason = True, None
     session.add(row)
     session.flush()

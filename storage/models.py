@@ -124,6 +124,8 @@ class Subscriber(SQLModel, table=True):
 
 # One distinct interest of a subscriber: free text and/or seed papers; its vector is cached.
 class Interest(SQLModel, table=True):
+    # Never reuse an id (SQLite would after a removal): ids reach users in buttons and commands.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
     label: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ __all__ = [
     "paper_url",
     "format_day",
     "format_range",
+    "header_range",
     "subject",
     "top_labels",
     "entry_date",
@@ -91,10 +92,22 @@ def format_range(start: datetime, end: datetime, timezone: str) -> str:
     """The digest window as dates: `Sun 22 – Mon 23 Nov 2026`, `28 Nov – 5 Dec 2026`."""
     zone = ZoneInfo(timezone)
     first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() == last.date():
+        return f"{last:%a} {last.day} {last:%b %Y}"
     head = f"{first:%a} {first.day}"
     if (first.year, first.month) != (last.year, last.month):
         head += f" {first:%b}" + (f" {first.year}" if first.year != last.year else "")
     return f"{head} – {last:%a} {last.day} {last:%b %Y}"
+
+
+def header_range(view: DigestView, timezone: str) -> str:
+    """What the digest's header says it covers: its window, or, when the papers shown were published
+    well before it (a back catalogue, like the demo's bundled sample), their publication dates; a
+    window of today over papers from last year would describe nothing the reader sees."""
+    published = [e.listing.published for e in view.entries if e.listing.published]
+    if published and min(published) < view.period_start - timedelta(days=2):
+        return "Papers published " + format_range(min(published), max(published), timezone)
+    return format_range(view.period_start, view.period_end, timezone)
 
 
 def top_labels(view: DigestView, *, limit: int = 3) -> list[str]:

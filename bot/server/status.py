@@ -100,7 +100,7 @@ def render_status(status: Status, console: Console) -> None:
         error = f"{_when(s.last_error_at)}: {s.last_error}" if s.last_error else ""
         sources.add_row(
             str(s.id),
-            s.url + ("" if s.enabled else " (not configured)"),
+            s.url + ("" if s.enabled else " (PAPERBOT_SOURCES)"),
             s.kind or "",
             _when(s.last_success_at),
             error,

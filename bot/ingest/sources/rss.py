@@ -21,7 +21,7 @@ from typing import Any
 import feedparser
 
 from bot.errors import FeedFormatError
-from bot.ingest.sources._common import dedupe, first_arxiv_id, make_listing, split_names
+from bot.ingest.sources._common import Listings, dedupe, first_arxiv_id, make_listing, split_names
 from bot.ingest.sources.ids import clean_text, normalise_doi
 from bot.ingest.sources.listing import Listing
 from bot.ingest.sources.sniff import Sample
@@ -46,7 +46,7 @@ def claims(sample: Sample) -> bool:
     return sample.kind == "xml" and sample.root in _FEED_ROOTS
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from a generic feed."""
     result = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
     problem = result.get("bozo_exception")
