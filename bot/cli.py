@@ -412,12 +412,15 @@ def profile_add_interest(
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
 ) -> None:
-    """Add an interest from text or seed papers."""
+    """Add an interest from text, or from seed papers (one interest per topic among them)."""
     with service() as bot:
-        view = bot.add_interest(
+        views = bot.add_interest(
             subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
         )
-    typer.echo(f"added interest {view.id}: {view.label}")
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: those papers are already in your library")
 
 
 @profile_app.command("remove-interest")
@@ -443,6 +446,8 @@ def profile_import_bib(
         typer.echo(f"Warning: {warning}", err=True)
     for view in views:
         typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: every entry is already in your library")
 
 
 @profile_app.command("prefs")
