@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView
+    from bot.records import DigestResult, IngestReport, LastDigest, ListingView, SubscriberView
     from bot.service import Paperbot
 
 __all__ = ["app", "main"]
@@ -482,6 +482,7 @@ def recommend(
     with service() as bot:
         items = bot.recommend(subscriber_id=subscriber, since=parse_date(since), limit=limit)
         unembedded = 0 if items else bot.unembedded()
+        last = None if items else bot.last_digest(subscriber_id=subscriber)
     if unembedded:  # e.g. after a model change: those papers cannot match until they are embedded
         model = bot.settings.model
         typer.echo(
@@ -497,7 +498,15 @@ def recommend(
     for n, item in enumerate(items, 1):
         table.add_row(str(n), str(item.listing.id), f"{item.score:.3f}", item.listing.title, item.reason)
     Console().print(table)
-    typer.echo(f"{len(items)} recommendations" + ("" if items else " (nothing above the bar in this window)"))
+    typer.echo(f"{len(items)} recommendations" + ("" if items else f" ({why_none(last)})"))
+
+
+def why_none(last: LastDigest | None) -> str:
+    """Why a ranking came back empty: nothing arrived since the last digest, or nothing is good enough."""
+    if last is not None and last.new_papers == 0:
+        sent = f"{last.sent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return f"nothing new since your last digest, sent {sent}; its papers are not shown again"
+    return "nothing above the bar in this window"
 
 
 @app.command()

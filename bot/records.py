@@ -183,6 +183,14 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class LastDigest:
+    """When a subscriber's last digest with papers was sent, and how many papers arrived since."""
+
+    sent_at: datetime
+    new_papers: int
+
+
+@dataclass(frozen=True)
 class DigestEntry:
     """One paper in a digest; `item_id` is what feedback buttons and links carry."""
 

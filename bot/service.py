@@ -34,6 +34,7 @@ from bot.records import (
     FeedbackResult,
     IngestReport,
     InterestView,
+    LastDigest,
     ListingView,
     MatchRequest,
     Recommendation,
@@ -511,6 +512,11 @@ class Paperbot:
                 now=now,
                 min_score=min_score,
             )
+
+    def last_digest(self, *, subscriber_id: int) -> LastDigest | None:
+        """When the subscriber's last digest with papers was sent and how many papers arrived since
+        (None: none sent yet), to tell "nothing new" from "nothing good" when a ranking is empty."""
+        return digests.last_digest(self.engine, subscriber_id)
 
     def load_pool(self, since: datetime | None) -> Pool:
         """The listings first seen since `since` with their vectors, for `recommend_many` calls."""

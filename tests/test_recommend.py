@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 from sqlmodel import func, select
+from typer.testing import CliRunner
 
+from bot.cli import app
+from bot.digests.run import run_digest
 from bot.errors import InvalidInput, NotFound
 from bot.records import ListingView, MatchRequest, Recommendation
 from bot.service import Paperbot, sample_feed_path
+from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
@@ -323,3 +327,29 @@ def test_unrelated_seed_papers_become_one_interest_each(sample_bot: Paperbot) ->
         subscriber_id=view.id, seed_papers=[str(arena.id), str(copilot.id)], label="single-cell"
     )
     assert interest.label == "single-cell" and set(interest.seed_listing_ids) == {arena.id, copilot.id}
+
+
+@pytest.mark.slow
+def test_recommend_says_when_nothing_is_new_since_the_last_digest(
+    sample_bot: Paperbot, feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = sample_bot.subscribe(
+        email="news@example.org", interests=[INTEREST], schedule=Schedule(digest_size=50)
+    )
+    now = models.utcnow()
+    sent = run_digest(sample_bot, subscription_id=view.subscriptions[0].id, now=now)
+    assert sent.status == "sent" and sent.items
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(sample_bot.settings.data_dir))
+
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"0 recommendations (nothing new since your last digest, sent {now:%Y-%m-%d %H:%M} UTC; "
+        "its papers are not shown again)" in result.output
+    )
+    # Once papers arrive after it and none is good enough, that is what it says.
+    sample_bot.ingest(sources=[str(feeds_dir / "plos_compbiol_atom_2025-04-13.xml")])
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+    assert result.exit_code == 0, result.output
+    assert "0 recommendations (nothing above the bar in this window)" in result.output
