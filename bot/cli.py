@@ -476,7 +476,10 @@ def recommend(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200, help="At most N papers.")] = 10,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rank new papers for a subscriber, with scores and reasons. Nothing is delivered."""
+    """Rank new papers for a subscriber, in digest order, with scores and reasons. Nothing is delivered.
+
+    A score marked * is higher than one above it: a note under the table says why (diversity, or a
+    slot kept for another interest)."""
     from bot.records import to_json
 
     with service() as bot:
@@ -494,10 +497,17 @@ def recommend(
     from rich.console import Console
     from rich.table import Table
 
+    from bot.digests.display import moved_note
+
     table = Table("#", "id", "score", "title", "why")
     for n, item in enumerate(items, 1):
-        table.add_row(str(n), str(item.listing.id), f"{item.score:.3f}", item.listing.title, item.reason)
-    Console().print(table)
+        score = f"{item.score:.3f}" + ("*" if item.moved else "")
+        table.add_row(str(n), str(item.listing.id), score, item.listing.title, item.reason)
+    if items:
+        Console().print(table)
+    for n in range(1, len(items) + 1):  # the digest's own order, which the scores alone do not give
+        if note := moved_note(items, n):
+            typer.echo(f"* {note}")
     typer.echo(f"{len(items)} recommendations" + ("" if items else f" ({why_none(last)})"))
 
 

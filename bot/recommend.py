@@ -23,12 +23,12 @@ from threadpoolctl import ThreadpoolController
 from bot import vocab
 from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import paper_keys
-from bot.records import ListingView, MatchRequest, Recommendation
+from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.vectors.embed import Encoder, listing_text
 from bot.vectors.store import listing_vectors, vectors_for_texts
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
-from profiles.scoring import Reference
+from profiles.scoring import UNRELATED, Reference
 from storage import models
 from storage.index import VectorIndex, match
 
@@ -37,6 +37,7 @@ __all__ = [
     "PoolState",
     "load_profiles",
     "recommend_many",
+    "placements",
 ]
 
 log = logging.getLogger("paperbot.recommend")
@@ -401,6 +402,8 @@ def _ranked(
         seed=request.subscriber_id,
     )
     labels = {i.id: i.label for i in profile.interests}
+    positions = np.searchsorted(pool.ids, [item.listing_id for item in ranked])
+    moves = placements(np.array([item.score for item in ranked]), pool.vectors[positions])
     return [
         Recommendation(
             listing=pool.listings[item.listing_id],
@@ -408,6 +411,28 @@ def _ranked(
             reason=item.reason,
             interest_id=item.interest_id,
             interest_label=labels.get(item.interest_id or -1),
+            moved=move,
         )
-        for item in ranked
+        for item, move in zip(ranked, moves, strict=True)
     ]
+
+
+def placements(scores: np.ndarray, vectors: np.ndarray) -> list[Moved | None]:
+    """For each paper of a digest in its final order, why it is shown below a lower score (None: it
+    is not). `vectors` are unit rows. The paper was passed over when the first lower-scored paper
+    above it was picked: either it was close (beyond `UNRELATED`, where the diversity penalty starts)
+    to a paper picked before that, or the other paper filled a slot kept for its own interest."""
+    moves: list[Moved | None] = []
+    for n, score in enumerate(scores):
+        lower = np.flatnonzero(scores[:n] < score)
+        if not len(lower):
+            moves.append(None)
+            continue
+        below = int(lower[0])
+        similar = vectors[:below] @ vectors[n]
+        nearest = int(np.argmax(similar)) if below else -1
+        if below and similar[nearest] > UNRELATED:
+            moves.append(Moved(below + 1, "diversity", nearest + 1, round(float(similar[nearest]), 2)))
+        else:
+            moves.append(Moved(below + 1, "slot"))
+    return moves

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, SourceStatus, Vote
 from storage import models
@@ -172,14 +172,28 @@ class MatchRequest:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """Why a paper is shown below one with a lower score: the digest is picked greedily, each step
+    taking the best score after a penalty for closeness to the papers already picked (diversity), while
+    each interest with a confident match keeps some slots (slot)."""
+
+    below: int  # 1-based position of the first paper above it with a lower score
+    cause: Literal["diversity", "slot"]
+    near: int | None = None  # diversity: 1-based position of the earlier pick it is closest to
+    cosine: float | None = None  # diversity: its cosine to that pick
+
+
+@dataclass(frozen=True)
 class Recommendation:
-    """One ranked paper for a subscriber, with why it was picked."""
+    """One ranked paper for a subscriber, with why it was picked (and, if it is shown below a paper
+    with a lower score, why)."""
 
     listing: ListingView
     score: float
     reason: str
     interest_id: int | None
     interest_label: str | None
+    moved: Moved | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,8 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.digests.run import run_digest
 from bot.errors import InvalidInput, NotFound
-from bot.records import ListingView, MatchRequest, Recommendation
+from bot.recommend import placements
+from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.service import Paperbot, sample_feed_path
 from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
@@ -353,3 +355,51 @@ def test_recommend_says_when_nothing_is_new_since_the_last_digest(
     result = CliRunner().invoke(app, ["recommend", str(view.id)])
     assert result.exit_code == 0, result.output
     assert "0 recommendations (nothing above the bar in this window)" in result.output
+
+
+def test_placements_say_why_a_paper_is_below_a_lower_score() -> None:
+    near = np.array([0.8, 0.6, 0.0], dtype=np.float32)  # cosine 0.8 to the first paper
+    first, other = np.eye(3, dtype=np.float32)[:2]
+    # Picked: a paper, an unrelated one scoring less, then a close neighbour of the first.
+    assert placements(np.array([3.0, 2.0, 2.5]), np.vstack([first, other, near])) == [
+        None,
+        None,
+        Moved(below=2, cause="diversity", near=1, cosine=0.8),
+    ]
+    # An unrelated paper scoring more than the one picked before it: that one filled a slot.
+    assert placements(np.array([2.0, 3.0]), np.vstack([first, other])) == [None, Moved(1, "slot")]
+    assert placements(np.array([3.0, 2.0, 2.0]), np.vstack([first, other, near])) == [None] * 3
+
+
+@pytest.mark.slow
+def test_recommend_shows_the_digest_order_and_why_a_score_is_out_of_order(
+    sample_bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = sample_bot.subscribe(email="order@example.org", interests=[INTEREST])
+    items = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    with session_scope(sample_bot.engine) as session:
+        from bot.vectors.store import listing_vectors
+
+        ids, vectors = listing_vectors(session, sample_bot.settings.model, [i.listing.id for i in items])
+    unit = dict(zip(ids.tolist(), vectors / np.linalg.norm(vectors, axis=1, keepdims=True), strict=True))
+    for n, item in enumerate(items):
+        lower = [m for m in range(n) if items[m].score < item.score]
+        assert (item.moved is None) == (not lower), (n, item.moved)
+        if item.moved is not None:
+            assert item.moved.below == lower[0] + 1
+            if item.moved.cause == "diversity":  # the paper it names is above and as close as it says
+                assert item.moved.near is not None and item.moved.near < item.moved.below
+                cosine = float(unit[item.listing.id] @ unit[items[item.moved.near - 1].listing.id])
+                assert item.moved.cosine == pytest.approx(cosine, abs=0.01)
+    moved = [n for n, item in enumerate(items, 1) if item.moved]
+    assert moved  # MMR does re-order this digest
+
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(sample_bot.settings.data_dir))
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+    assert result.exit_code == 0, result.output
+    for n in moved:
+        below = items[n - 1].moved.below  # type: ignore[union-attr]
+        assert f"* #{n} ({items[n - 1].score:.3f}) comes after #{below} " in result.output
+    assert f"{items[moved[0] - 1].score:.3f}*" in result.output
+    listed = json.loads(CliRunner().invoke(app, ["recommend", str(view.id), "--json"]).output)
+    assert [bool(x["moved"]) for x in listed] == [bool(i.moved) for i in items]
