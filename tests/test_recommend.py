@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.digests.run import run_digest
 from bot.errors import InvalidInput, NotFound
+from bot.inputs import Schedule
 from bot.recommend import placements
 from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.service import Paperbot, sample_feed_path
-from bot.subscribers import Schedule
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
