@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, SourceStatus, Vote
+from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, MoveCause, SourceStatus, Vote
 from storage import models
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
@@ -178,7 +178,7 @@ class Moved:
     each interest with a confident match keeps some slots (slot)."""
 
     below: int  # 1-based position of the first paper above it with a lower score
-    cause: Literal["diversity", "slot"]
+    cause: MoveCause
     near: int | None = None  # diversity: 1-based position of the earlier pick it is closest to
     cosine: float | None = None  # diversity: its cosine to that pick
 
