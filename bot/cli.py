@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView, SubscriptionView
+    from bot.records import (
+        DigestResult,
+        IngestReport,
+        LastDigest,
+        ListingView,
+        SubscriberView,
+        SubscriptionView,
+    )
     from bot.service import Paperbot
     from bot.vocab import Frequency
 
@@ -525,12 +532,15 @@ def profile_add_interest(
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
 ) -> None:
-    """Add an interest from text or seed papers."""
+    """Add an interest from text, or from seed papers (one interest per topic among them)."""
     with service() as bot:
-        view = bot.add_interest(
+        views = bot.add_interest(
             subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
         )
-    typer.echo(f"added interest {view.id}: {view.label}")
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: those papers are already in your library")
 
 
 @profile_app.command("remove-interest")
@@ -556,6 +566,8 @@ def profile_import_bib(
         typer.echo(f"Warning: {warning}", err=True)
     for view in views:
         typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: every entry is already in your library")
 
 
 @profile_app.command("prefs")
@@ -584,12 +596,16 @@ def recommend(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200, help="At most N papers.")] = 10,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rank new papers for a subscriber, with scores and reasons. Nothing is delivered."""
+    """Rank new papers for a subscriber, in digest order, with scores and reasons. Nothing is delivered.
+
+    A score marked * is higher than one above it: a note under the table says why (diversity, or a
+    slot kept for another interest)."""
     from bot.records import to_json
 
     with service() as bot:
         items = bot.recommend(subscriber_id=subscriber, since=parse_date(since), limit=limit)
         unembedded = 0 if items else bot.unembedded()
+        last = None if items else bot.last_digest(subscriber_id=subscriber)
     if unembedded:  # e.g. after a model change: those papers cannot match until they are embedded
         model = bot.settings.model
         typer.echo(
@@ -601,11 +617,26 @@ def recommend(
     from rich.console import Console
     from rich.table import Table
 
+    from bot.digests.display import moved_note
+
     table = Table("#", "id", "score", "title", "why")
     for n, item in enumerate(items, 1):
-        table.add_row(str(n), str(item.listing.id), f"{item.score:.3f}", item.listing.title, item.reason)
-    Console().print(table)
-    typer.echo(f"{len(items)} recommendations" + ("" if items else " (nothing above the bar in this window)"))
+        score = f"{item.score:.3f}" + ("*" if item.moved else "")
+        table.add_row(str(n), str(item.listing.id), score, item.listing.title, item.reason)
+    if items:
+        Console().print(table)
+    for n in range(1, len(items) + 1):  # the digest's own order, which the scores alone do not give
+        if note := moved_note(items, n):
+            typer.echo(f"* {note}")
+    typer.echo(f"{len(items)} recommendations" + ("" if items else f" ({why_none(last)})"))
+
+
+def why_none(last: LastDigest | None) -> str:
+    """Why a ranking came back empty: nothing arrived since the last digest, or nothing is good enough."""
+    if last is not None and last.new_papers == 0:
+        sent = f"{last.sent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return f"nothing new since your last digest, sent {sent}; its papers are not shown again"
+    return "nothing above the bar in this window"
 
 
 @app.command()

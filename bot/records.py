@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.vocab import Channel, DigestOutcome, Frequency, SourceStatus, ViewStatus, Vote
+from bot.vocab import Channel, DigestOutcome, Frequency, MoveCause, SourceStatus, ViewStatus, Vote
 from storage import models
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
@@ -174,14 +174,36 @@ class MatchRequest:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """Why a paper is shown below one with a lower score: the digest is picked greedily, each step
+    taking the best score after a penalty for closeness to the papers already picked (diversity), while
+    each interest with a confident match keeps some slots (slot)."""
+
+    below: int  # 1-based position of the first paper above it with a lower score
+    cause: MoveCause
+    near: int | None = None  # diversity: 1-based position of the earlier pick it is closest to
+    cosine: float | None = None  # diversity: its cosine to that pick
+
+
+@dataclass(frozen=True)
 class Recommendation:
-    """One ranked paper for a subscriber, with why it was picked."""
+    """One ranked paper for a subscriber, with why it was picked (and, if it is shown below a paper
+    with a lower score, why)."""
 
     listing: ListingView
     score: float
     reason: str
     interest_id: int | None
     interest_label: str | None
+    moved: Moved | None = None
+
+
+@dataclass(frozen=True)
+class LastDigest:
+    """When a subscriber's last digest with papers was sent, and how many papers arrived since."""
+
+    sent_at: datetime
+    new_papers: int
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,13 @@ from bot.ingest import sources as feeds
 from bot.ingest.fetch import local_path
 from bot.ingest.run import ingest_source, source_row
 from bot.inputs import Schedule, ScheduleChange
-from bot.interests import bib_interests, interest_view, seed_interest, text_interest
+from bot.interests import bib_interests, interest_view, seed_interests, text_interest
 from bot.records import (
     DigestEntry,
     FeedbackResult,
     IngestReport,
     InterestView,
+    LastDigest,
     ListingView,
     MatchRequest,
     Recommendation,
@@ -399,7 +400,7 @@ class Paperbot:
             for text in interests:
                 text_interest(session, self.encoder, subscriber.id, text)
             if seed_papers:
-                seed_interest(session, self.encoder, subscriber.id, seed_papers)
+                seed_interests(session, self.encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
                 bib_interests(session, self.encoder, subscriber.id, parsed_bib)
             session.flush()
@@ -429,8 +430,10 @@ class Paperbot:
         text: str | None = None,
         seed_papers: Sequence[str] = (),
         label: str | None = None,
-    ) -> InterestView:
-        """An interest from free text, or from seed papers already in the database (arXiv id, DOI, id)."""
+    ) -> list[InterestView]:
+        """An interest from free text, or interests from seed papers already in the database (arXiv
+        id, DOI, id), one per topic. Seed papers already in the subscriber's library are skipped, so
+        the result is empty when all of them are."""
         if not (text or "").strip() and not seed_papers:
             raise InvalidInput(
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
@@ -439,11 +442,11 @@ class Paperbot:
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                row = seed_interest(session, self.encoder, subscriber_id, seed_papers, label)
+                rows = list(seed_interests(session, self.encoder, subscriber_id, seed_papers, label).rows)
             else:
-                row = text_interest(session, self.encoder, subscriber_id, text or "", label)
+                rows = [text_interest(session, self.encoder, subscriber_id, text or "", label)]
             session.flush()
-            return interest_view(row)
+            return [interest_view(row) for row in rows]
 
     def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
         with session_scope(self.engine) as session:
@@ -458,13 +461,15 @@ class Paperbot:
             return view
 
     def import_bib(self, *, subscriber_id: int, data: bytes) -> tuple[list[InterestView], list[str]]:
-        """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings)."""
+        """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings).
+        Entries already in the subscriber's library are skipped with a warning."""
         parsed = parse_bibtex(data)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
-            rows = bib_interests(session, self.encoder, subscriber_id, parsed)
+            added = bib_interests(session, self.encoder, subscriber_id, parsed)
             session.flush()
-            return [interest_view(row) for row in rows], list(parsed.warnings)
+            known = [f"skipped {added.known} entries already in your library"] if added.known else []
+            return [interest_view(row) for row in added.rows], [*parsed.warnings, *known]
 
     def set_preferences(
         self,
@@ -597,6 +602,11 @@ class Paperbot:
                 now=now,
                 min_score=min_score,
             )
+
+    def last_digest(self, *, subscriber_id: int) -> LastDigest | None:
+        """When the subscriber's last digest with papers was sent and how many papers arrived since
+        (None: none sent yet), to tell "nothing new" from "nothing good" when a ranking is empty."""
+        return digests.last_digest(self.engine, subscriber_id)
 
     def load_pool(self, since: datetime | None) -> Pool:
         """The listings first seen since `since` with their vectors, for `recommend_many` calls."""

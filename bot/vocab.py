@@ -26,6 +26,7 @@ __all__ = [
     "SchedulerState",
     "Backend",
     "BACKENDS",
+    "MoveCause",
     "parse_vote",
     "parse_frequency",
     "parse_channel",
@@ -63,6 +64,9 @@ SourceStatus = Literal["ok", "not_modified", "failed"]  # one source's ingest
 SchedulerState = Literal["leader", "follower", "stopped", "disabled"]
 Backend = Literal["torch", "onnx", "onnx-int8"]  # what runs the model: PAPERBOT_MODEL=name@onnx…
 BACKENDS: Final[tuple[Backend, ...]] = ("onnx", "onnx-int8")  # the suffixes a model name may carry
+# Why a digest shows a paper below one with a lower score: closeness to an earlier pick (MMR) or
+# another interest's slot.
+MoveCause = Literal["diversity", "slot"]
 
 
 def _one_of(value: str, choices: tuple[W, ...], what: str) -> W:

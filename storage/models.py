@@ -134,6 +134,9 @@ class Interest(SQLModel, table=True):
     # "title. abstract" of seed papers that are not listings (a BibTeX import), so the interest can be
     # embedded again when the model changes.
     seed_texts: list[str] = _json_list()
+    # Keys ("arxiv:…", "doi:…", "title:<hash>") of the papers it was made from: the subscriber's own
+    # library, never recommended back to them, and what makes importing the same papers again a no-op.
+    library_keys: list[str] = _json_list()
     vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     vector_model: str | None = None
     created_at: datetime = _created()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.records import DigestEntry, DigestView, ListingView
+from bot.records import DigestEntry, DigestView, ListingView, Recommendation
 
 __all__ = [
     "format_authors",
@@ -26,6 +26,7 @@ __all__ = [
     "subject",
     "top_labels",
     "entry_date",
+    "moved_note",
 ]
 
 SOURCE_NAMES = {
@@ -130,3 +131,20 @@ def subject(view: DigestView, *, weekly: bool = False, limit: int = 90) -> str:
 
 def entry_date(entry: DigestEntry) -> datetime:
     return entry.listing.published or entry.listing.first_seen
+
+
+def moved_note(items: Sequence[Recommendation], position: int) -> str | None:
+    """Why the paper at `position` (1-based) is shown below a lower score, in words; None if it is not."""
+    item = items[position - 1]
+    if item.moved is None:
+        return None
+    move = item.moved
+    head = f"#{position} ({item.score:.3f}) comes after #{move.below} ({items[move.below - 1].score:.3f})"
+    if move.cause == "diversity":
+        return (
+            f"{head} for variety: it is close to #{move.near} (cosine {move.cosine:.2f}), "
+            "and a paper close to one already picked gives up part of its score"
+        )
+    label = items[move.below - 1].interest_label
+    interest = f'"{label}"' if label else "another interest"
+    return f"{head}: #{move.below} fills a slot kept for {interest}, so that each interest gets papers"

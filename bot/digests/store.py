@@ -18,16 +18,27 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, insert, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.digests.period import Period
 from bot.errors import NotFound
-from bot.records import DigestEntry, DigestView, ListingView, Recommendation, SubscriptionView
+from bot.records import DigestEntry, DigestView, LastDigest, ListingView, Recommendation, SubscriptionView
 from bot.vocab import DigestStatus, ViewStatus, parse_digest_status
 from storage import models
 from storage.db import session_scope
 
-__all__ = ["Claim", "Found", "find", "claim", "take_over", "finish", "digest_view", "preview_view", "entry"]
+__all__ = [
+    "Claim",
+    "Found",
+    "find",
+    "claim",
+    "take_over",
+    "finish",
+    "digest_view",
+    "preview_view",
+    "entry",
+    "last_digest",
+]
 
 LEASE = timedelta(minutes=15)  # a claim older than this, still without an outcome, was abandoned
 
@@ -246,3 +257,18 @@ def entry(engine: Engine, item_id: int) -> DigestEntry:
             reason=item.reason,
             interest_label=None,
         )
+
+
+def last_digest(engine: Engine, subscriber_id: int) -> LastDigest | None:
+    """The subscriber's last digest that delivered papers, and how many listings were first seen after
+    it; None when none was ever sent."""
+    with session_scope(engine) as session:
+        sent_at = session.exec(
+            select(func.max(models.Digest.sent_at))
+            .join(models.Subscription, col(models.Subscription.id) == col(models.Digest.subscription_id))
+            .where(models.Subscription.subscriber_id == subscriber_id, models.Digest.status == "sent")
+        ).one()
+        if sent_at is None:
+            return None
+        since = select(func.count()).where(col(models.Listing.first_seen) > sent_at)
+        return LastDigest(sent_at, int(session.exec(since).one()))
