@@ -67,6 +67,7 @@ def subscription_view(row: models.Subscription) -> SubscriptionView:
         always_send=row.always_send,
         active=row.active,
         paused_reason=row.paused_reason,
+        paused_until=row.paused_until,
     )
 
 
