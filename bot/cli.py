@@ -512,7 +512,8 @@ def saved(
     subscriber: SubscriberArg,
     json_out: JsonOpt = False,
     bib: Annotated[
-        bool, typer.Option("--bib", help="Print BibTeX (Zotero: File > Import from Clipboard or a .bib file).")
+        bool,
+        typer.Option("--bib", help="Print BibTeX (Zotero: File > Import from Clipboard or a .bib file)."),
     ] = False,
     liked: Annotated[bool, typer.Option("--liked", help="Also list papers voted 👍 up.")] = False,
 ) -> None:
