@@ -30,7 +30,7 @@ NOW = datetime(2026, 4, 13, 7, 0, tzinfo=UTC)
 
 def manage_html(data_dir: Path) -> str:
     """The manage page of a subscriber with interests, preferences and saved papers."""
-    settings = Settings(data_dir=data_dir, secret_key="screenshot-key-" + "x" * 32)  # type: ignore[call-arg]
+    settings = Settings(data_dir=data_dir, secret_key="screenshot-key-" + "x" * 32)  # type: ignore[call-arg, arg-type]
     bot = Paperbot(settings)
     try:
         bot.ingest(sources=[str(sample_feed_path())], embed=False, now=NOW)
