@@ -14,6 +14,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import func, update
@@ -23,10 +24,11 @@ from sqlmodel import Session, col, select
 from bot.bibtex import parse_bibtex
 from bot.config import Settings
 from bot.digests import store as digests
-from bot.errors import ConfigError, InvalidInput, NotFound
+from bot.errors import ConfigError, InvalidInput, NotFound, SourceError
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
 from bot.ingest.run import ingest_source, source_row
+from bot.ingest.sources.ids import parse_arxiv_id
 from bot.inputs import Schedule, check_text
 from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
@@ -46,6 +48,7 @@ from bot.subscribers import (
     Identity,
     find_subscriber,
     get_subscriber,
+    resolve_seed,
     subscriber_view,
     subscription_view,
     upsert_subscription,
@@ -98,6 +101,14 @@ def _vote(
     )
     log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
     return result
+
+
+def _stored(session: Session, reference: str) -> bool:
+    try:
+        resolve_seed(session, reference)
+    except NotFound:
+        return False
+    return True
 
 
 class Paperbot:
@@ -338,6 +349,7 @@ class Paperbot:
             name=name,
         )
         parsed_bib = parse_bibtex(bib) if bib is not None else None
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             subscriber = identity.get_or_create(session)
             assert subscriber.id is not None
@@ -352,6 +364,31 @@ class Paperbot:
                 bib_interests(session, self.encoder, subscriber.id, parsed_bib)
             session.flush()
             return subscriber_view(session, subscriber)
+
+    def fetch_seeds(self, references: Sequence[str], *, now: datetime | None = None) -> int:
+        """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
+        API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
+        is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
+        with session_scope(self.engine) as session:
+            missing = [ref for ref in references if not _stored(session, ref)]
+        wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
+        for reference, arxiv_id in wanted:
+            url = f"{self.settings.arxiv_api_url}?id_list={quote(arxiv_id)}"
+            report, _ = ingest_source(
+                self.engine,
+                url,
+                now=now or models.utcnow(),
+                client=self._http,
+                sleep=self.sleep,
+                timeout=self._fetch_timeout,
+            )
+            if report.status == "failed":
+                raise SourceError(
+                    f"could not fetch seed paper {reference!r} from arXiv ({report.error}); "
+                    "check the network and try again"
+                )
+            log.info("seed paper %s fetched from arXiv: %d new", arxiv_id, report.new)
+        return len(wanted)
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
         with session_scope(self.engine) as session:
@@ -387,6 +424,7 @@ class Paperbot:
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
                 "or seed papers (arXiv ids or DOIs)"
             )
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:

@@ -52,7 +52,9 @@ def manage_html(data_dir: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "docs", help="Folder for the PNGs (default: docs/).")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "docs", help="Folder for the PNGs (default: docs)."
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
