@@ -651,6 +651,32 @@ def feedback(
     typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
 
 
+@app.command()
+def saved(
+    subscriber: SubscriberArg,
+    json_out: JsonOpt = False,
+    bib: Annotated[
+        bool,
+        typer.Option("--bib", help="Print BibTeX (Zotero: File > Import from Clipboard or a .bib file)."),
+    ] = False,
+    liked: Annotated[bool, typer.Option("--liked", help="Also list papers voted 👍 up.")] = False,
+) -> None:
+    """The reading list: papers saved with 🔖 (in Slack, email or `paperbot feedback ... save`)."""
+    from bot.bibtex import format_bibtex
+    from bot.records import to_json
+
+    with service() as bot:
+        papers = bot.saved_papers(subscriber_id=subscriber, votes=("save", "up") if liked else ("save",))
+    if bib:
+        typer.echo(format_bibtex(papers), nl=False)
+    elif json_out:
+        print_json([to_json(p) for p in papers])
+    elif papers:
+        print_listings(papers)
+    else:
+        typer.echo(f"subscriber {subscriber} has no saved papers; 🔖 Save in a digest adds one")
+
+
 @app.command("eval")
 def evaluate(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="The citeulike-a directory.")],

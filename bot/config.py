@@ -126,6 +126,10 @@ class Settings(BaseSettings):
         None, description="Slack app-level token (xapp-...): Socket Mode"
     )
     slack_api_url: str | None = Field(None, description="Slack Web API base URL override (tests, proxies)")
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query",
+        description="arXiv API endpoint that seed papers given by arXiv id are fetched from (id_list)",
+    )
     ingest_interval_minutes: int = Field(
         60, ge=1, le=1440, description="How often `paperbot serve` ingests the configured sources"
     )

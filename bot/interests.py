@@ -23,6 +23,7 @@ from storage import models
 __all__ = ["text_interest", "seed_interests", "bib_interests", "library", "Added", "interest_view"]
 
 
+
 def interest_view(row: models.Interest) -> InterestView:
     assert row.id is not None
     return InterestView(
@@ -54,10 +55,15 @@ def _row(
 
 
 def text_interest(
-    session: Session, encoder: Encoder, subscriber_id: int, text: str, label: str | None = None
+    session: Session, encoder: Encoder | None, subscriber_id: int, text: str, label: str | None = None
 ) -> models.Interest:
+    """An interest from free text; with no encoder it is stored without a vector (a web request must
+    not wait on the model) and the next ranking, or `Paperbot.embed_interests`, embeds it."""
     text = check_text(text)
-    row = _row(subscriber_id, label or text, encoder.encode([text]), encoder.model_name, text=text)
+    if encoder is None:
+        row = models.Interest(subscriber_id=subscriber_id, label=(label or text)[:200], text=text)
+    else:
+        row = _row(subscriber_id, label or text, encoder.encode([text]), encoder.model_name, text=text)
     session.add(row)
     return row
 

@@ -175,7 +175,9 @@ def _seed_texts(row: models.Interest, papers: dict[int, str]) -> list[str]:
     return found or list(row.seed_texts) or ([row.text] if row.text else [])
 
 
-def _refresh(session: Session, encoder: Encoder, rows: Sequence[models.Interest]) -> list[models.Interest]:
+def refresh_interests(
+    session: Session, encoder: Encoder, rows: Sequence[models.Interest]
+) -> list[models.Interest]:
     """Embed the interests that have no vector for the current model (after a model change), in one
     encoder call; stored vectors of the same texts are reused. Returns the rows that have a vector
     for this model: an interest with nothing left to embed it from (a BibTeX import stored before
@@ -227,7 +229,7 @@ def load_profiles(
         .where(col(models.Interest.subscriber_id).in_(wanted))
         .order_by(col(models.Interest.id))
     ).all()
-    interests = _refresh(session, encoder, interests)
+    interests = refresh_interests(session, encoder, interests)
     feedback = session.exec(
         select(models.Feedback, models.Listing.title, models.DigestItem.interest_id)
         .join(models.Listing, col(models.Listing.id) == col(models.Feedback.listing_id))

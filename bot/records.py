@@ -147,6 +147,7 @@ class SubscriptionView:
     always_send: bool
     active: bool
     paused_reason: str | None
+    paused_until: datetime | None = None  # set for a pause with an end date
 
 
 @dataclass(frozen=True)

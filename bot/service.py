@@ -14,21 +14,23 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import httpx
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.bibtex import parse_bibtex
 from bot.config import Settings
 from bot.digests import store as digests
-from bot.errors import ConfigError, InvalidInput, NotFound
+from bot.errors import ConfigError, InvalidInput, NotFound, SourceError
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.ingest import sources as feeds
 from bot.ingest.fetch import local_path
 from bot.ingest.run import ingest_source, source_row
-from bot.inputs import Schedule, ScheduleChange
+from bot.ingest.sources.ids import parse_arxiv_id
+from bot.inputs import Schedule, ScheduleChange, check_text
 from bot.interests import bib_interests, interest_view, seed_interests, text_interest
 from bot.records import (
     DigestEntry,
@@ -48,6 +50,7 @@ from bot.subscribers import (
     Identity,
     find_subscriber,
     get_subscriber,
+    resolve_seed,
     schedule_of,
     set_schedule,
     subscriber_view,
@@ -56,7 +59,7 @@ from bot.subscribers import (
 )
 from bot.vectors.embed import Encoder
 from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
-from bot.vocab import Frequency, VoteVia
+from bot.vocab import Frequency, VoteVia, parse_vote
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
 from storage.index import IndexState, VectorIndex, rebuild
@@ -111,6 +114,14 @@ def _vote(
             via,
         )
     return result
+
+
+def _stored(session: Session, reference: str) -> bool:
+    try:
+        resolve_seed(session, reference)
+    except NotFound:
+        return False
+    return True
 
 
 class Paperbot:
@@ -391,6 +402,7 @@ class Paperbot:
             name=name,
         )
         parsed_bib = parse_bibtex(bib) if bib is not None else None
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             subscriber = identity.get_or_create(session)
             assert subscriber.id is not None
@@ -405,6 +417,31 @@ class Paperbot:
                 bib_interests(session, self.encoder, subscriber.id, parsed_bib)
             session.flush()
             return subscriber_view(session, subscriber)
+
+    def fetch_seeds(self, references: Sequence[str], *, now: datetime | None = None) -> int:
+        """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
+        API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
+        is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
+        with session_scope(self.engine) as session:
+            missing = [ref for ref in references if not _stored(session, ref)]
+        wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
+        for reference, arxiv_id in wanted:
+            url = f"{self.settings.arxiv_api_url}?id_list={quote(arxiv_id)}"
+            report, _ = ingest_source(
+                self.engine,
+                url,
+                now=now or models.utcnow(),
+                client=self._http,
+                sleep=self.sleep,
+                timeout=self._fetch_timeout,
+            )
+            if report.status == "failed":
+                raise SourceError(
+                    f"could not fetch seed paper {reference!r} from arXiv ({report.error}); "
+                    "check the network and try again"
+                )
+            log.info("seed paper %s fetched from arXiv: %d new", arxiv_id, report.new)
+        return len(wanted)
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
         with session_scope(self.engine) as session:
@@ -430,32 +467,66 @@ class Paperbot:
         text: str | None = None,
         seed_papers: Sequence[str] = (),
         label: str | None = None,
+        embed: bool = True,
     ) -> list[InterestView]:
-        """An interest from free text, or interests from seed papers already in the database (arXiv
-        id, DOI, id), one per topic. Seed papers already in the subscriber's library are skipped, so
-        the result is empty when all of them are."""
+        """An interest from free text, or interests from seed papers (arXiv id, DOI, id), one per
+        topic. Seed papers already in the subscriber's library are skipped, so the result is empty
+        when all of them are. `embed=False` stores a text interest without its vector, for callers
+        that cannot wait on the model; `embed_interests` (or the next ranking) embeds it."""
         if not (text or "").strip() and not seed_papers:
             raise InvalidInput(
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
                 "or seed papers (arXiv ids or DOIs)"
             )
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
                 rows = list(seed_interests(session, self.encoder, subscriber_id, seed_papers, label).rows)
             else:
-                rows = [text_interest(session, self.encoder, subscriber_id, text or "", label)]
+                encoder = self.encoder if embed else None
+                rows = [text_interest(session, encoder, subscriber_id, text or "", label)]
             session.flush()
             return [interest_view(row) for row in rows]
 
+    def embed_interests(self, *, subscriber_id: int) -> int:
+        """Embed the subscriber's interests that have no vector for the current model; returns how
+        many were embedded (those `add_interest(embed=False)` stored)."""
+        from bot.recommend import refresh_interests  # scikit-learn: only when embedding
+
+        model = self.settings.model
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(models.Interest).where(models.Interest.subscriber_id == subscriber_id)
+            ).all()
+            stale = [row for row in rows if row.vector is None or row.vector_model != model]
+            if stale:
+                refresh_interests(session, self.encoder, stale)
+            return len(stale)
+
+    def rename_interest(self, *, subscriber_id: int, interest_id: int, label: str) -> InterestView:
+        """A new label for an interest; what it matches (its text or seed papers) stays."""
+        label = check_text(label)[:200]
+        with session_scope(self.engine) as session:
+            row = self._interest(session, subscriber_id, interest_id)
+            row.label = label
+            session.add(row)
+            session.flush()
+            return interest_view(row)
+
+    @staticmethod
+    def _interest(session: Session, subscriber_id: int, interest_id: int) -> models.Interest:
+        row = session.get(models.Interest, interest_id)
+        if row is None or row.subscriber_id != subscriber_id:
+            raise NotFound(
+                f"subscriber {subscriber_id} has no interest {interest_id}; "
+                f"`paperbot profile show {subscriber_id}` lists them"
+            )
+        return row
+
     def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
         with session_scope(self.engine) as session:
-            row = session.get(models.Interest, interest_id)
-            if row is None or row.subscriber_id != subscriber_id:
-                raise NotFound(
-                    f"subscriber {subscriber_id} has no interest {interest_id}; "
-                    f"`paperbot profile show {subscriber_id}` lists them"
-                )
+            row = self._interest(session, subscriber_id, interest_id)
             view = interest_view(row)
             session.delete(row)
             return view
@@ -497,13 +568,20 @@ class Paperbot:
         return row
 
     def set_active(
-        self, *, subscription_id: int, active: bool, reason: str | None = None
+        self,
+        *,
+        subscription_id: int,
+        active: bool,
+        reason: str | None = None,
+        until: datetime | None = None,
     ) -> SubscriptionView:
         """Pause (with the reason shown to the user) or resume a subscription; unsubscribe is a pause
-        with reason "unsubscribed"."""
+        with reason "unsubscribed". A pause `until` a time resumes by itself at the first
+        `subscriptions()` read after it (every digest run and scheduler sync reads them)."""
         with session_scope(self.engine) as session:
             row = self._subscription(session, subscription_id)
             row.active, row.paused_reason = active, None if active else (reason or "paused")
+            row.paused_until = None if active else until
             session.add(row)
             return subscription_view(row)
 
@@ -548,11 +626,22 @@ class Paperbot:
     def unsubscribe(self, *, subscription_id: int) -> SubscriptionView:
         return self.set_active(subscription_id=subscription_id, active=False, reason="unsubscribed")
 
-    def subscriptions(self, *, active_only: bool = True) -> list[SubscriptionView]:
+    def subscriptions(
+        self, *, active_only: bool = True, now: datetime | None = None
+    ) -> list[SubscriptionView]:
+        """Subscriptions by id; pauses that ended by `now` are resumed first (unsubscribes never end)."""
         query = select(models.Subscription).order_by(col(models.Subscription.id))
         if active_only:
             query = query.where(models.Subscription.active)
         with session_scope(self.engine) as session:
+            ended = col(models.Subscription.paused_until) <= (now or models.utcnow())
+            resumed = session.exec(
+                update(models.Subscription)
+                .where(ended, col(models.Subscription.active).is_(False))
+                .values(active=True, paused_reason=None, paused_until=None)
+            ).rowcount
+            if resumed:
+                log.info("resumed %d subscriptions whose pause ended", resumed)
             return [subscription_view(row) for row in session.exec(query).all()]
 
     # ---- recommendations and feedback ----------------------------------------------------------
@@ -651,6 +740,37 @@ class Paperbot:
         """Undo a vote (a removed reaction) if it is still the recorded one."""
         with session_scope(self.engine) as session:
             return withdraw_vote(session, digest_item_id=digest_item_id, vote=vote)
+
+    def saved_papers(self, *, subscriber_id: int, votes: Sequence[str] = ("save",)) -> list[ListingView]:
+        """The subscriber's reading list: papers whose latest vote is one of `votes`, newest vote first."""
+        with session_scope(self.engine) as session:
+            get_subscriber(session, subscriber_id)
+            rows = session.exec(
+                select(models.Listing)
+                .join(models.Feedback, col(models.Feedback.listing_id) == col(models.Listing.id))
+                .where(
+                    models.Feedback.subscriber_id == subscriber_id,
+                    col(models.Feedback.vote).in_([parse_vote(v) for v in votes]),
+                )
+                .order_by(col(models.Feedback.updated_at).desc(), col(models.Feedback.id).desc())
+            ).all()
+            return [ListingView.of(row) for row in rows]
+
+    def remove_saved(self, *, subscriber_id: int, listing_id: int) -> bool:
+        """Take a paper off the reading list (its 🔖 vote is withdrawn); False if it was not on it."""
+        with session_scope(self.engine) as session:
+            row = session.exec(
+                select(models.Feedback).where(
+                    models.Feedback.subscriber_id == subscriber_id,
+                    models.Feedback.listing_id == listing_id,
+                    models.Feedback.vote == "save",
+                )
+            ).first()
+            if row is None:
+                return False
+            session.delete(row)
+            log.info("feedback: subscriber %d removed listing %d from saved", subscriber_id, listing_id)
+            return True
 
     # ---- idempotency ---------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ def subscription_view(row: models.Subscription) -> SubscriptionView:
         always_send=row.always_send,
         active=row.active,
         paused_reason=row.paused_reason,
+        paused_until=row.paused_until,
     )
 
 
@@ -121,8 +122,8 @@ def resolve_seed(session: Session, reference: str) -> models.Listing:
         row = session.exec(select(models.Listing).where(models.Listing.canonical_id == ref)).first()
     if row is None:
         raise NotFound(
-            f"seed paper {reference!r} is not in the database; ingest a feed that has it first "
-            f"(e.g. paperbot ingest 'https://export.arxiv.org/api/query?id_list=<id>')"
+            f"seed paper {reference!r} is not in the database and was not found on arXiv (DOIs are not "
+            "looked up); check the id, or ingest a feed that has the paper first"
         )
     return row
 

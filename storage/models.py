@@ -156,6 +156,7 @@ class Subscription(SQLModel, table=True):
     always_send: bool = False  # send a short note on days with nothing above the bar
     active: bool = True
     paused_reason: str | None = None
+    paused_until: datetime | None = _when()  # a pause "for 2 weeks": resumed at the first run after this
     created_at: datetime = _created()
 
 

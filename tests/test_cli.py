@@ -410,3 +410,35 @@ def test_a_repeated_vote_is_logged_as_already_recorded(
         "feedback: subscriber 1 up listing 2 via cli",
         "feedback: subscriber 1 up listing 2 via cli already recorded",
     ]
+
+
+def test_saved_lists_exports_bibtex_and_says_when_empty(feeds_dir: Path) -> None:
+    from bibtexparser.entrypoint import parse_string
+
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    assert runner.invoke(app, ["ingest", "--no-embed", str(feed)]).exit_code == 0
+    assert runner.invoke(app, ["subscribe", "--email", "a@example.org"]).exit_code == 0
+    empty = runner.invoke(app, ["saved", "1"])
+    assert empty.exit_code == 0 and "no saved papers" in empty.output
+    listings = json.loads(runner.invoke(app, ["listings", "--json"]).output)
+    for listing, vote in zip(listings[:3], ("save", "up", "save"), strict=True):
+        assert runner.invoke(app, ["feedback", "1", str(listing["id"]), vote]).exit_code == 0
+
+    saved = json.loads(runner.invoke(app, ["saved", "1", "--json"]).output)
+    assert sorted(p["id"] for p in saved) == sorted([listings[0]["id"], listings[2]["id"]])
+    liked = json.loads(runner.invoke(app, ["saved", "1", "--json", "--liked"]).output)
+    assert len(liked) == 3
+
+    bib = runner.invoke(app, ["saved", "1", "--bib"])
+    assert bib.exit_code == 0
+    library = parse_string(bib.output)
+    assert not library.failed_blocks and len(library.entries) == 2
+    for entry in library.entries:
+        fields = {f.key: f.value for f in entry.fields}
+        assert entry.entry_type == "misc" and fields["archiveprefix"] == "arXiv"
+        assert {"title", "author", "year", "eprint", "url"} <= set(fields)
+    titles = {e.fields_dict["title"].value.strip("{}") for e in library.entries}
+    assert titles == {listings[0]["title"], listings[2]["title"]}
+
+    missing = runner.invoke(app, ["saved", "99"])
+    assert missing.exit_code == 1 and "Error: no subscriber 99" in missing.output

@@ -125,7 +125,7 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(sample_bot: Paperbot) -
     with pytest.raises(InvalidInput, match="not one of up, down, save"):
         sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="meh")
     with pytest.raises(NotFound, match="not in the database"):
-        sample_bot.subscribe(email="e@example.org", seed_papers=["2401.99999"])
+        sample_bot.subscribe(email="e@example.org", seed_papers=["10.9999/nowhere"])  # DOIs: not fetched
     assert sample_bot.find_subscriber(email="e@example.org") is None  # all or nothing
     with pytest.raises(InvalidInput, match="no usable BibTeX"):
         sample_bot.import_bib(subscriber_id=view.id, data=b"@article{x, year={2020}}")

@@ -52,7 +52,7 @@ class Missed:
 
 def missed(bot: Paperbot, *, now: datetime) -> list[Missed]:
     """Active subscriptions whose latest due period (at `now`) has no outcome yet."""
-    due = {s.id: (s, latest_period(s, now=now)) for s in bot.subscriptions(active_only=True)}
+    due = {s.id: (s, latest_period(s, now=now)) for s in bot.subscriptions(active_only=True, now=now)}
     sub, digest = models.Subscription, models.Digest
     with session_scope(bot.engine) as session:
         created = dict(session.exec(select(sub.id, sub.created_at).where(col(sub.id).in_(list(due)))).all())
