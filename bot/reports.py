@@ -17,7 +17,6 @@ from storage import models
 from storage.db import session_scope
 
 __all__ = [
-    "SourceStatus",
     "DigestStatus",
     "LastIngest",
     "Totals",
@@ -25,20 +24,8 @@ __all__ = [
     "ping",
     "last_ingest",
     "totals",
-    "sources",
     "digest_rows",
 ]
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    id: int
-    url: str
-    enabled: bool
-    kind: str | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -109,14 +96,6 @@ def totals(bot: Paperbot) -> Totals:
         tuple((vote, via, n) for vote, via, n in votes),
         tuple((active, n) for active, n in subs),
         last,
-    )
-
-
-def sources(bot: Paperbot) -> tuple[SourceStatus, ...]:
-    """The configured sources: one-off ingests and removed sources are history (`sources list --all`)."""
-    return tuple(
-        SourceStatus(v.id, v.url, v.enabled, v.kind, v.last_success_at, v.last_error, v.last_error_at)
-        for v in bot.list_sources()
     )
 
 

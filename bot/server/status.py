@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import reports
-from bot.records import SubscriptionView
-from bot.reports import DigestStatus, SourceStatus
+from bot.records import SourceView, SubscriptionView
+from bot.reports import DigestStatus
 from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
 
@@ -43,7 +43,7 @@ class SubscriptionStatus:
 @dataclass(frozen=True)
 class Status:
     now: datetime
-    sources: tuple[SourceStatus, ...]
+    sources: tuple[SourceView, ...]  # the configured ones (`sources list --all` shows the rest)
     subscriptions: tuple[SubscriptionStatus, ...]
     recent_digests: tuple[DigestStatus, ...]
     failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
@@ -86,7 +86,7 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     subscriptions = tuple(
         _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
     )
-    return Status(now, reports.sources(bot), subscriptions, digests.recent, digests.failing)
+    return Status(now, tuple(bot.list_sources()), subscriptions, digests.recent, digests.failing)
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
