@@ -1,6 +1,10 @@
 """The facade every front end uses (CLI, Slack, web, scheduler): nothing deeper is called by them.
 
 Methods are keyword-only, take ids or plain values, and return frozen records from bot.records.
+
+Importing this module loads only the database layer. The stages that need numpy, FAISS, httpx, the
+feed parsers or BibTeX are imported by the methods that use them, so that a CLI command that reads
+a few rows (`paperbot status`, `listings`, `profile show`) answers in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -15,20 +19,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.bibtex import parse_bibtex
-from bot.config import Settings
 from bot.digests import store as digests
 from bot.errors import ConfigError, InvalidInput, NotFound
 from bot.feedback import item_owner, record_vote, withdraw_vote
-from bot.ingest import sources as feeds
-from bot.ingest.run import ingest_source, source_row
 from bot.inputs import Schedule
-from bot.interests import bib_interests, interest_view, seed_interest, text_interest
 from bot.records import (
     DigestEntry,
     FeedbackResult,
@@ -50,16 +48,19 @@ from bot.subscribers import (
     subscription_view,
     upsert_subscription,
 )
-from bot.vectors.embed import Encoder
-from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
 from bot.vocab import VoteVia
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
-from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.channels.email.smtp import SmtpSender
+    from bot.config import Settings
     from bot.recommend import Outcome, Pool
+    from bot.vectors.embed import Encoder
+    from bot.vectors.store import Progress
+    from storage.index import IndexState, VectorIndex
 
 __all__ = ["Paperbot", "sample_feed_path"]
 
@@ -144,6 +145,8 @@ class Paperbot:
 
     @property
     def encoder(self) -> Encoder:
+        from bot.vectors.embed import Encoder
+
         if self._encoder is None:
             self._encoder = Encoder(self.settings.model, cache_dir=self.settings.data_dir / "models")
         return self._encoder
@@ -162,6 +165,9 @@ class Paperbot:
     @cached_property
     def index(self) -> VectorIndex:
         """The FAISS index, checked against the database and rebuilt from it when missing or stale."""
+        from bot.vectors.store import load_all
+        from storage.index import VectorIndex
+
         return VectorIndex.open(
             self.settings.index_path,
             dim=self._dim(),
@@ -172,12 +178,18 @@ class Paperbot:
 
     def _expected_index(self) -> IndexState:
         """What the index must hold: every listing with a vector for the current model."""
+        from bot.vectors.store import indexed_ids
+        from storage.index import IndexState
+
         with session_scope(self.engine) as session:
             return IndexState.of(indexed_ids(session, self.settings.model))
 
     def rebuild_index(self) -> int:
         """Rebuild the index from the database; returns how many vectors it holds. Unlike the
         automatic repair on open, a failed write is an error here (the user asked for the file)."""
+        from bot.vectors.store import load_all
+        from storage.index import rebuild
+
         try:
             index = rebuild(
                 self.settings.index_path,
@@ -195,15 +207,21 @@ class Paperbot:
 
     def unembedded(self) -> int:
         """Stored listing texts without a vector for the current model; they cannot be recommended."""
+        from bot.vectors.store import count_missing
+
         with session_scope(self.engine) as session:
             return count_missing(session, self.settings.model)
 
     def embed_stored(self, *, progress: Progress | None = None) -> int:
         """Embed the stored listings that have no vector for the current model (after a model
         change); returns how many texts were embedded. The index is not touched."""
+        from bot.vectors.store import embed_missing
+
         return embed_missing(self.engine, self.encoder, progress=progress)
 
     def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+        from bot.vectors.store import listing_vectors
+
         index = self.index  # opened (and validated) before the new vectors land
         embedded = self.embed_stored(progress=progress)
         if touched:
@@ -222,9 +240,11 @@ class Paperbot:
 
     def configured_sources(self) -> list[str]:
         """PAPERBOT_SOURCES plus the sources added with `paperbot sources add`."""
+        from bot.ingest.sources import resolve_source
+
         with session_scope(self.engine) as session:
             added = session.exec(select(models.Source.url).where(models.Source.enabled)).all()
-        return list(dict.fromkeys([*map(feeds.resolve_source, self.settings.sources), *added]))
+        return list(dict.fromkeys([*map(resolve_source, self.settings.sources), *added]))
 
     def ingest(
         self,
@@ -236,8 +256,11 @@ class Paperbot:
     ) -> IngestReport:
         """Fetch, parse and store each source (a failing one is reported and skipped), then embed
         what is new. Re-running is idempotent."""
+        from bot.ingest.run import ingest_source
+        from bot.ingest.sources import resolve_source
+
         now = now or models.utcnow()
-        urls = [feeds.resolve_source(spec) for spec in sources] if sources else self.configured_sources()
+        urls = [resolve_source(spec) for spec in sources] if sources else self.configured_sources()
         reports: list[SourceReport] = []
         touched: list[int] = []
         for done, url in enumerate(urls):
@@ -257,7 +280,10 @@ class Paperbot:
 
     def add_source(self, *, spec: str) -> SourceView:
         """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG)."""
-        url = feeds.resolve_source(spec)
+        from bot.ingest.run import source_row
+        from bot.ingest.sources import resolve_source
+
+        url = resolve_source(spec)
         source_row(self.engine, url)
         with session_scope(self.engine) as session:
             row = session.exec(select(models.Source).where(models.Source.url == url)).one()
@@ -285,7 +311,9 @@ class Paperbot:
         if spec.isdigit():
             row = session.get(models.Source, int(spec))
         else:
-            url = feeds.resolve_source(spec)
+            from bot.ingest.sources import resolve_source
+
+            url = resolve_source(spec)
             row = session.exec(select(models.Source).where(models.Source.url == url)).first()
         if row is None:
             raise NotFound(f"no source {spec!r}; `paperbot sources list` shows the configured ones")
@@ -330,6 +358,9 @@ class Paperbot:
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
         identity adds the interests and updates the schedule of that delivery target.
         """
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, seed_interest, text_interest
+
         identity = Identity.of(
             email=email,
             slack_user_id=slack_user_id,
@@ -384,6 +415,8 @@ class Paperbot:
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
                 "or seed papers (arXiv ids or DOIs)"
             )
+        from bot.interests import interest_view, seed_interest, text_interest
+
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
@@ -394,6 +427,8 @@ class Paperbot:
             return interest_view(row)
 
     def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
+        from bot.interests import interest_view
+
         with session_scope(self.engine) as session:
             row = session.get(models.Interest, interest_id)
             if row is None or row.subscriber_id != subscriber_id:
@@ -407,6 +442,9 @@ class Paperbot:
 
     def import_bib(self, *, subscriber_id: int, data: bytes) -> tuple[list[InterestView], list[str]]:
         """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings)."""
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, interest_view
+
         parsed = parse_bibtex(data)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
