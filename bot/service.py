@@ -151,6 +151,20 @@ class Paperbot:
             self._encoder = Encoder(self.settings.model, cache_dir=self.settings.data_dir / "models")
         return self._encoder
 
+    @cached_property
+    def interest_encoder(self) -> Encoder:
+        """Embeds interests: a text or a few at a time, where loading torch (5 s, 575 MB) would cost
+        far more than the work. It runs the model's ONNX export when there is one, which gives the
+        same vectors (see `Encoder`). An injected encoder, or one an ingest of this process has
+        already loaded, is used as it is."""
+        from bot.vectors.embed import Encoder
+
+        if self._encoder is not None:
+            return self._encoder
+        return Encoder(
+            self.settings.model, cache_dir=self.settings.data_dir / "models", same_vectors_on_onnx=True
+        )
+
     def _dim(self) -> int:
         with session_scope(self.engine) as session:
             vector = session.exec(
@@ -376,11 +390,11 @@ class Paperbot:
                 session, subscriber.id, *identity.delivery(deliver_to_email), schedule or Schedule()
             )
             for text in interests:
-                text_interest(session, self.encoder, subscriber.id, text)
+                text_interest(session, self.interest_encoder, subscriber.id, text)
             if seed_papers:
-                seed_interest(session, self.encoder, subscriber.id, seed_papers)
+                seed_interest(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
-                bib_interests(session, self.encoder, subscriber.id, parsed_bib)
+                bib_interests(session, self.interest_encoder, subscriber.id, parsed_bib)
             session.flush()
             return subscriber_view(session, subscriber)
 
@@ -420,9 +434,9 @@ class Paperbot:
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                row = seed_interest(session, self.encoder, subscriber_id, seed_papers, label)
+                row = seed_interest(session, self.interest_encoder, subscriber_id, seed_papers, label)
             else:
-                row = text_interest(session, self.encoder, subscriber_id, text or "", label)
+                row = text_interest(session, self.interest_encoder, subscriber_id, text or "", label)
             session.flush()
             return interest_view(row)
 
@@ -448,7 +462,7 @@ class Paperbot:
         parsed = parse_bibtex(data)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
-            rows = bib_interests(session, self.encoder, subscriber_id, parsed)
+            rows = bib_interests(session, self.interest_encoder, subscriber_id, parsed)
             session.flush()
             return [interest_view(row) for row in rows], list(parsed.warnings)
 
