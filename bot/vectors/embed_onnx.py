@@ -149,7 +149,7 @@ class OnnxModel:
         )
         if not path.exists():
             # A warning so that the CLI shows it: this one run takes half a minute, later ones do not.
-            log.warning("exporting %s to ONNX once, about 30 s; later runs load %s", model_dir.name, path)
+            log.warning("exporting the embedding model to ONNX once, about 30 s; later runs load %s", path)
             export(model_dir, path, int8=int8)
         self._session = self._open(path, model_dir, int8)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
