@@ -1,6 +1,10 @@
 """The facade every front end uses (CLI, Slack, web, scheduler): nothing deeper is called by them.
 
 Methods are keyword-only, take ids or plain values, and return frozen records from bot.records.
+
+Importing this module loads only the database layer. The stages that need numpy, FAISS, httpx, the
+feed parsers or BibTeX are imported by the methods that use them, so that a CLI command that reads
+a few rows (`paperbot status`, `listings`, `profile show`) answers in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -16,22 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.bibtex import parse_bibtex
-from bot.config import Settings
 from bot.digests import store as digests
 from bot.errors import ConfigError, InvalidInput, NotFound, SourceError
 from bot.feedback import item_owner, record_vote, withdraw_vote
-from bot.ingest import sources as feeds
-from bot.ingest.fetch import local_path
-from bot.ingest.run import ingest_source, source_row
-from bot.ingest.sources.ids import parse_arxiv_id
 from bot.inputs import Schedule, ScheduleChange, check_text
-from bot.interests import bib_interests, interest_view, seed_interests, text_interest
 from bot.records import (
     DigestEntry,
     FeedbackResult,
@@ -57,16 +53,19 @@ from bot.subscribers import (
     subscription_view,
     upsert_subscription,
 )
-from bot.vectors.embed import Encoder
-from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
 from bot.vocab import Frequency, VoteVia, parse_vote
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
-from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.channels.email.smtp import SmtpSender
+    from bot.config import Settings
     from bot.recommend import Outcome, Pool
+    from bot.vectors.embed import Encoder
+    from bot.vectors.store import Progress
+    from storage.index import IndexState, VectorIndex
 
 __all__ = ["Paperbot", "sample_feed_path"]
 
@@ -168,9 +167,25 @@ class Paperbot:
 
     @property
     def encoder(self) -> Encoder:
+        from bot.vectors.embed import Encoder
+
         if self._encoder is None:
             self._encoder = Encoder(self.settings.model, cache_dir=self.settings.data_dir / "models")
         return self._encoder
+
+    @cached_property
+    def interest_encoder(self) -> Encoder:
+        """Embeds interests: a text or a few at a time, where loading torch (5 s, 575 MB) would cost
+        far more than the work. It runs the model's ONNX export when there is one, which gives the
+        same vectors (see `Encoder`). An injected encoder, or one an ingest of this process has
+        already loaded, is used as it is."""
+        from bot.vectors.embed import Encoder
+
+        if self._encoder is not None:
+            return self._encoder
+        return Encoder(
+            self.settings.model, cache_dir=self.settings.data_dir / "models", same_vectors_on_onnx=True
+        )
 
     def _dim(self) -> int:
         with session_scope(self.engine) as session:
@@ -186,6 +201,9 @@ class Paperbot:
     @cached_property
     def index(self) -> VectorIndex:
         """The FAISS index, checked against the database and rebuilt from it when missing or stale."""
+        from bot.vectors.store import load_all
+        from storage.index import VectorIndex
+
         return VectorIndex.open(
             self.settings.index_path,
             dim=self._dim(),
@@ -196,12 +214,18 @@ class Paperbot:
 
     def _expected_index(self) -> IndexState:
         """What the index must hold: every listing with a vector for the current model."""
+        from bot.vectors.store import indexed_ids
+        from storage.index import IndexState
+
         with session_scope(self.engine) as session:
             return IndexState.of(indexed_ids(session, self.settings.model))
 
     def rebuild_index(self) -> int:
         """Rebuild the index from the database; returns how many vectors it holds. Unlike the
         automatic repair on open, a failed write is an error here (the user asked for the file)."""
+        from bot.vectors.store import load_all
+        from storage.index import rebuild
+
         try:
             index = rebuild(
                 self.settings.index_path,
@@ -219,15 +243,21 @@ class Paperbot:
 
     def unembedded(self) -> int:
         """Stored listing texts without a vector for the current model; they cannot be recommended."""
+        from bot.vectors.store import count_missing
+
         with session_scope(self.engine) as session:
             return count_missing(session, self.settings.model)
 
     def embed_stored(self, *, progress: Progress | None = None) -> int:
         """Embed the stored listings that have no vector for the current model (after a model
         change); returns how many texts were embedded. The index is not touched."""
+        from bot.vectors.store import embed_missing
+
         return embed_missing(self.engine, self.encoder, progress=progress)
 
     def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+        from bot.vectors.store import listing_vectors
+
         index = self.index  # opened (and validated) before the new vectors land
         embedded = self.embed_stored(progress=progress)
         if touched:
@@ -246,9 +276,11 @@ class Paperbot:
 
     def configured_sources(self) -> list[str]:
         """PAPERBOT_SOURCES plus the sources added with `paperbot sources add`."""
+        from bot.ingest.sources import resolve_source
+
         with session_scope(self.engine) as session:
             added = session.exec(select(models.Source.url).where(models.Source.enabled)).all()
-        return list(dict.fromkeys([*map(feeds.resolve_source, self.settings.sources), *added]))
+        return list(dict.fromkeys([*map(resolve_source, self.settings.sources), *added]))
 
     def ingest(
         self,
@@ -260,8 +292,11 @@ class Paperbot:
     ) -> IngestReport:
         """Fetch, parse and store each source (a failing one is reported and skipped), then embed
         what is new. Re-running is idempotent."""
+        from bot.ingest.run import ingest_source
+        from bot.ingest.sources import resolve_source
+
         now = now or models.utcnow()
-        urls = [feeds.resolve_source(spec) for spec in sources] if sources else self.configured_sources()
+        urls = [resolve_source(spec) for spec in sources] if sources else self.configured_sources()
         reports: list[SourceReport] = []
         touched: list[int] = []
         for done, url in enumerate(urls):
@@ -282,6 +317,8 @@ class Paperbot:
     def add_source(self, *, spec: str) -> SourceView:
         """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG).
         A path must name an existing file; it is stored absolute, so `serve` finds it from any cwd."""
+        from bot.ingest.run import source_row
+
         url = self._source_url(spec)
         source_row(self.engine, url)
         with session_scope(self.engine) as session:
@@ -293,7 +330,10 @@ class Paperbot:
 
     @staticmethod
     def _source_url(spec: str) -> str:
-        url = feeds.resolve_source(spec)
+        from bot.ingest.fetch import local_path
+        from bot.ingest.sources import resolve_source
+
+        url = resolve_source(spec)
         path = local_path(url)
         if path is None:
             return url
@@ -343,10 +383,13 @@ class Paperbot:
 
     @staticmethod
     def _find_source(session: Session, spec: str) -> models.Source:
+        from bot.ingest.fetch import local_path
+        from bot.ingest.sources import resolve_source
+
         if spec.isdigit():
             row = session.get(models.Source, int(spec))
         else:
-            url = feeds.resolve_source(spec)
+            url = resolve_source(spec)
             path = local_path(url)
             urls = {url, str(path.resolve())} if path is not None and "://" not in url else {url}
             row = session.exec(select(models.Source).where(col(models.Source.url).in_(urls))).first()
@@ -394,6 +437,9 @@ class Paperbot:
         identity adds the interests and resumes that delivery target; its schedule changes only
         where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
         """
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, seed_interests, text_interest
+
         identity = Identity.of(
             email=email,
             slack_user_id=slack_user_id,
@@ -410,11 +456,11 @@ class Paperbot:
                 session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
-                text_interest(session, self.encoder, subscriber.id, text)
+                text_interest(session, self.interest_encoder, subscriber.id, text)
             if seed_papers:
-                seed_interests(session, self.encoder, subscriber.id, seed_papers)
+                seed_interests(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
-                bib_interests(session, self.encoder, subscriber.id, parsed_bib)
+                bib_interests(session, self.interest_encoder, subscriber.id, parsed_bib)
             session.flush()
             return subscriber_view(session, subscriber)
 
@@ -422,6 +468,9 @@ class Paperbot:
         """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
         API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
         is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
+        from bot.ingest.run import ingest_source
+        from bot.ingest.sources.ids import parse_arxiv_id
+
         with session_scope(self.engine) as session:
             missing = [ref for ref in references if not _stored(session, ref)]
         wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
@@ -473,6 +522,8 @@ class Paperbot:
         topic. Seed papers already in the subscriber's library are skipped, so the result is empty
         when all of them are. `embed=False` stores a text interest without its vector, for callers
         that cannot wait on the model; `embed_interests` (or the next ranking) embeds it."""
+        from bot.interests import interest_view, seed_interests, text_interest
+
         if not (text or "").strip() and not seed_papers:
             raise InvalidInput(
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
@@ -482,9 +533,9 @@ class Paperbot:
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                rows = list(seed_interests(session, self.encoder, subscriber_id, seed_papers, label).rows)
+                rows = list(seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label).rows)
             else:
-                encoder = self.encoder if embed else None
+                encoder = self.interest_encoder if embed else None
                 rows = [text_interest(session, encoder, subscriber_id, text or "", label)]
             session.flush()
             return [interest_view(row) for row in rows]
@@ -501,11 +552,13 @@ class Paperbot:
             ).all()
             stale = [row for row in rows if row.vector is None or row.vector_model != model]
             if stale:
-                refresh_interests(session, self.encoder, stale)
+                refresh_interests(session, self.interest_encoder, stale)
             return len(stale)
 
     def rename_interest(self, *, subscriber_id: int, interest_id: int, label: str) -> InterestView:
         """A new label for an interest; what it matches (its text or seed papers) stays."""
+        from bot.interests import interest_view
+
         label = check_text(label)[:200]
         with session_scope(self.engine) as session:
             row = self._interest(session, subscriber_id, interest_id)
@@ -525,6 +578,8 @@ class Paperbot:
         return row
 
     def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
+        from bot.interests import interest_view
+
         with session_scope(self.engine) as session:
             row = self._interest(session, subscriber_id, interest_id)
             view = interest_view(row)
@@ -534,10 +589,13 @@ class Paperbot:
     def import_bib(self, *, subscriber_id: int, data: bytes) -> tuple[list[InterestView], list[str]]:
         """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings).
         Entries already in the subscriber's library are skipped with a warning."""
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, interest_view
+
         parsed = parse_bibtex(data)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
-            added = bib_interests(session, self.encoder, subscriber_id, parsed)
+            added = bib_interests(session, self.interest_encoder, subscriber_id, parsed)
             session.flush()
             known = [f"skipped {added.known} entries already in your library"] if added.known else []
             return [interest_view(row) for row in added.rows], [*parsed.warnings, *known]

@@ -102,6 +102,37 @@ def test_help_imports_nothing_heavy() -> None:
     assert "HEAVY []" in out
 
 
+# Loading any of these costs from 0.2 s (FAISS) to 5 s (torch); a command that reads or writes a
+# few rows needs none of them.
+HEAVY = ("torch", "sentence_transformers", "transformers", "onnxruntime", "sklearn", "faiss", "alembic")
+
+
+def test_commands_that_do_not_embed_never_load_the_model_sklearn_faiss_or_alembic(
+    feeds_dir: Path, data_dir: Path
+) -> None:
+    feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"
+    assert runner.invoke(app, ["ingest", "--no-embed", str(feed)]).exit_code == 0
+    assert runner.invoke(app, ["sources", "add", "arxiv:cs.LG"]).exit_code == 0
+    assert runner.invoke(app, ["subscribe", "--email", "a@example.org"]).exit_code == 0
+    listing = json.loads(runner.invoke(app, ["listings", "--json"]).output)[0]["id"]
+    code = (
+        "import sys\n"
+        "from bot.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    for command in (
+        ["status"],
+        ["listings", "--limit", "20"],
+        ["sources", "list"],
+        ["profile", "show", "1"],
+        ["feedback", "1", str(listing), "up"],
+    ):
+        run = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+        assert run.returncode == 0, (command, run.stderr)
+        assert "HEAVY []" in run.stdout, (command, run.stdout)
+
+
 @pytest.mark.slow  # loads the model (in a subprocess or for an ONNX export)
 def test_index_rebuild_reports_a_failed_write(data_dir: Path) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
