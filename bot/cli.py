@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from bot.records import DigestResult, IngestReport, ListingView, SubscriberView
+    from bot.records import (
+        DigestResult,
+        IngestReport,
+        LastDigest,
+        ListingView,
+        SubscriberView,
+        SubscriptionView,
+    )
     from bot.service import Paperbot
+    from bot.vocab import Frequency
 
 __all__ = ["app", "main"]
 
@@ -28,7 +36,9 @@ app = typer.Typer(
 sources_app = typer.Typer(help="Manage the configured feeds.", no_args_is_help=True)
 index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
 profile_app = typer.Typer(help="Show and edit a subscriber's interests.", no_args_is_help=True)
+subscription_app = typer.Typer(help="Change when and how a digest is delivered.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+app.add_typer(subscription_app, name="subscription")
 app.add_typer(index_app, name="index")
 app.add_typer(profile_app, name="profile")
 
@@ -81,6 +91,10 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
         yield update
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -99,18 +113,24 @@ def print_ingest(report: IngestReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("source", "status", "family", "new", "updated", "duplicate", "error")
+    table = Table("source", "status", "family", "new", "updated", "duplicate", "skipped", "error")
     for r in report.sources:
-        table.add_row(
-            r.source, r.status, r.family or "", str(r.new), str(r.updated), str(r.duplicate), r.error or ""
-        )
+        counts = (str(r.new), str(r.updated), str(r.duplicate), str(r.skipped))
+        table.add_row(r.source, r.status, r.family or "", *counts, r.error or "")
     console = Console()
     console.print(table)
     totals = report.totals
     console.print(
         f"ingested {len(report.sources)} sources: {totals['new']} new, {totals['updated']} updated, "
-        f"{totals['duplicate']} duplicate, {totals['failed']} failed; embedded {report.embedded}"
+        f"{totals['duplicate']} duplicate, {totals['skipped']} skipped as unreadable, "
+        f"{totals['failed']} failed; embedded {report.embedded}"
     )
+    for r in report.sources:
+        if r.skipped:
+            typer.echo(
+                f"Warning: {r.source}: skipped {r.skipped} records that could not be read (no title)",
+                err=True,
+            )
 
 
 def print_listings(listings: list[ListingView]) -> None:
@@ -180,7 +200,7 @@ def listings(
     since: Annotated[
         str | None, typer.Option("--since", "-s", help="Only papers published on or after DATE.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N papers.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N papers.")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
     """Show stored papers, newest first."""
@@ -188,11 +208,13 @@ def listings(
 
     with service() as bot:
         items = bot.listings(since=parse_date(since), limit=limit)
+        total = bot.count_listings() if len(items) == limit and since is None else None
     if json_out:
         print_json([to_json(item) for item in items])
     else:
         print_listings(items)
-        typer.echo(f"{len(items)} listings")
+        more = f" (the newest of {total}; --limit N shows more)" if total and total > limit else ""
+        typer.echo(f"{plural(len(items), 'listing')}{more}")
 
 
 DEMO_EMAIL = "demo@example.org"
@@ -206,8 +228,8 @@ def demo(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """The main job on embedded defaults: ingest the bundled sample, subscribe a demo reader, deliver
-    their digest to the file outbox and print where it is."""
+    """Try paperbot offline: ingest the bundled sample, subscribe a demo reader and write their digest to
+    the file outbox (the path is printed)."""
     from bot.digests.run import run_for_subscriber
     from bot.records import to_json
     from bot.service import sample_feed_path
@@ -252,25 +274,35 @@ def sources_add(
 
 
 @sources_app.command("list")
-def sources_list(json_out: JsonOpt = False) -> None:
-    """Show every known source with its last outcome."""
+def sources_list(
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Also removed sources and one-off ingests (`sources purge` forgets them)."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the configured sources with their last outcome."""
     from rich.console import Console
     from rich.table import Table
 
     from bot.records import to_json
 
     with service() as bot:
-        views = bot.list_sources()
+        views = bot.list_sources(everything=everything)
+        configured = set(bot.configured_sources())
     if json_out:
         print_json([to_json(v) for v in views])
         return
     table = Table("id", "url", "configured", "family", "last success", "last error")
     for v in views:
         success = v.last_success_at.isoformat(timespec="minutes") if v.last_success_at else ""
-        table.add_row(
-            str(v.id), v.url, "yes" if v.enabled else "no", v.kind or "", success, v.last_error or ""
-        )
+        how = "sources add" if v.enabled else "PAPERBOT_SOURCES" if v.url in configured else "no"
+        table.add_row(str(v.id), v.url, how, v.kind or "", success, v.last_error or "")
     Console().print(table)
+    if not views:
+        typer.echo("no sources configured: `paperbot sources add arxiv:cs.LG` adds one")
 
 
 @sources_app.command("remove")
@@ -279,6 +311,21 @@ def sources_remove(spec: Annotated[str, typer.Argument(help="Source id, URL or s
     with service() as bot:
         view = bot.remove_source(spec=spec)
     typer.echo(f"removed source {view.id}: {view.url}")
+
+
+@sources_app.command("purge")
+def sources_purge(json_out: JsonOpt = False) -> None:
+    """Forget removed sources and one-off ingests with their old errors (their papers stay)."""
+    from bot.records import to_json
+
+    with service() as bot:
+        views = bot.purge_sources()
+    if json_out:
+        print_json([to_json(v) for v in views])
+        return
+    for v in views:
+        typer.echo(f"forgot source {v.id}: {v.url}")
+    typer.echo(f"purged {len(views)} sources that were not configured")
 
 
 @index_app.command("rebuild")
@@ -294,6 +341,48 @@ def index_rebuild() -> None:
 # ---- subscribers, profiles, recommendations ------------------------------------------------------
 
 SubscriberArg = Annotated[int, typer.Argument(help="Subscriber id (printed by `paperbot subscribe`).")]
+FrequencyOpt = Annotated[
+    str | None, typer.Option("--frequency", help="daily, weekdays or weekly [new: daily].")
+]
+AtOpt = Annotated[str | None, typer.Option("--at", help="Local time of day, HH:MM [new: 08:00].")]
+TimezoneOpt = Annotated[
+    str | None, typer.Option("--timezone", "--tz", help="IANA time zone, e.g. Europe/Berlin [new: UTC].")
+]
+WeekdayOpt = Annotated[
+    str | None, typer.Option("--weekday", help="Day of a weekly digest: monday to sunday [new: monday].")
+]
+SizeOpt = Annotated[int | None, typer.Option("--size", help="Papers per digest, 1-50 [new: 10].")]
+AlwaysSendOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--always-send/--only-when-good",
+        help="Send a short note even on days with nothing good [new: only when good].",
+        show_default=False,
+    ),
+]
+
+
+def weekday_number(value: str | None) -> int | None:
+    from bot.inputs import parse_weekday
+
+    return None if value is None else parse_weekday(value)
+
+
+def frequency_of(value: str | None) -> Frequency | None:
+    from bot.vocab import parse_frequency
+
+    return None if value is None else parse_frequency(value)
+
+
+def subscription_line(sub: SubscriptionView) -> str:
+    from bot.inputs import WEEKDAY_NAMES
+
+    state = "active" if sub.active else f"paused: {sub.paused_reason}"
+    when = f"weekly on {WEEKDAY_NAMES[sub.weekday]}" if sub.frequency == "weekly" else sub.frequency
+    return (
+        f"subscription {sub.id}: {sub.channel} {sub.target}, {when} at {sub.send_time} "
+        f"{sub.timezone}, {sub.digest_size} papers, {state}"
+    )
 
 
 def print_subscriber(view: SubscriberView) -> None:
@@ -304,17 +393,15 @@ def print_subscriber(view: SubscriberView) -> None:
     console.print(f"[bold]subscriber {view.id}[/bold] {view.name} ({view.kind}, {who})")
     for interest in view.interests:
         seeds = (
-            f" [dim]({len(interest.seed_listing_ids)} seed papers)[/dim]" if interest.seed_listing_ids else ""
+            f" [dim]({plural(len(interest.seed_listing_ids), 'seed paper')})[/dim]"
+            if interest.seed_listing_ids
+            else ""
         )
         console.print(f"  interest {interest.id}: {interest.label}{seeds}")
     if not view.interests:
         console.print(f'  no interests yet: paperbot profile add-interest {view.id} "your topic"')
     for sub in view.subscriptions:
-        state = "active" if sub.active else f"paused: {sub.paused_reason}"
-        console.print(
-            f"  subscription {sub.id}: {sub.channel} {sub.target}, {sub.frequency} at {sub.send_time} "
-            f"{sub.timezone}, {sub.digest_size} papers, {state}"
-        )
+        console.print(f"  {subscription_line(sub)}", markup=False, highlight=False)
     if view.followed_authors:
         console.print(f"  follows: {', '.join(view.followed_authors)}")
     if view.muted_keywords:
@@ -342,27 +429,26 @@ def subscribe(
     bib: Annotated[
         Path | None, typer.Option("--bib", help="BibTeX export (Zotero, Mendeley) of papers you like.")
     ] = None,
-    frequency: Annotated[str, typer.Option(help="daily, weekdays or weekly.")] = "daily",
-    at: Annotated[str, typer.Option("--at", help="Local time of day, HH:MM.")] = "08:00",
-    timezone: Annotated[
-        str, typer.Option("--timezone", "--tz", help="IANA time zone, e.g. Europe/Berlin.")
-    ] = "UTC",
-    size: Annotated[int, typer.Option("--size", help="Papers per digest (1-50).")] = 10,
-    always_send: Annotated[
-        bool, typer.Option("--always-send", help="Send a short note even on days with nothing good.")
-    ] = False,
+    frequency: FrequencyOpt = None,
+    at: AtOpt = None,
+    timezone: TimezoneOpt = None,
+    weekday: WeekdayOpt = None,
+    size: SizeOpt = None,
+    always_send: AlwaysSendOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a subscriber (or add to an existing one) and print its id."""
-    from bot.inputs import Schedule
+    """Create a subscriber (or add to an existing one) and print its id. A new subscription is sent
+    daily at 08:00 UTC with 10 papers unless told otherwise; an existing one keeps every setting
+    not given here (`paperbot subscription set` changes them too)."""
+    from bot.inputs import ScheduleChange
     from bot.records import to_json
-    from bot.vocab import parse_frequency
 
     with service() as bot:
-        schedule = Schedule(
-            frequency=parse_frequency(frequency),
+        schedule = ScheduleChange(
+            frequency=frequency_of(frequency),
             send_time=at,
             timezone=timezone,
+            weekday=weekday_number(weekday),
             digest_size=size,
             always_send=always_send,
         )
@@ -381,6 +467,40 @@ def subscribe(
         return
     print_subscriber(view)
     typer.echo(view.id)
+
+
+@subscription_app.command("set")
+def subscription_set(
+    subscription: Annotated[
+        int, typer.Argument(help="Subscription id (see `paperbot profile show`).", show_default=False)
+    ],
+    frequency: FrequencyOpt = None,
+    at: AtOpt = None,
+    timezone: TimezoneOpt = None,
+    weekday: WeekdayOpt = None,
+    size: SizeOpt = None,
+    always_send: AlwaysSendOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a subscription's schedule or size; what is not given stays as it is."""
+    from bot.records import to_json
+
+    if all(v is None for v in (frequency, at, timezone, weekday, size, always_send)):
+        fail("nothing to change: give --at, --tz, --frequency, --weekday, --size or --always-send")
+    with service() as bot:
+        view = bot.update_subscription(
+            subscription,
+            send_time=at,
+            timezone=timezone,
+            frequency=frequency_of(frequency),
+            weekday=weekday_number(weekday),
+            size=size,
+            always_send=always_send,
+        )
+    if json_out:
+        print_json(to_json(view))
+    else:
+        typer.echo(subscription_line(view))
 
 
 def read_file(path: Path) -> bytes:
@@ -412,12 +532,15 @@ def profile_add_interest(
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
 ) -> None:
-    """Add an interest from text or seed papers."""
+    """Add an interest from text, or from seed papers (one interest per topic among them)."""
     with service() as bot:
-        view = bot.add_interest(
+        views = bot.add_interest(
             subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
         )
-    typer.echo(f"added interest {view.id}: {view.label}")
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: those papers are already in your library")
 
 
 @profile_app.command("remove-interest")
@@ -443,6 +566,8 @@ def profile_import_bib(
         typer.echo(f"Warning: {warning}", err=True)
     for view in views:
         typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo("nothing added: every entry is already in your library")
 
 
 @profile_app.command("prefs")
@@ -471,12 +596,16 @@ def recommend(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200, help="At most N papers.")] = 10,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rank new papers for a subscriber, with scores and reasons. Nothing is delivered."""
+    """Rank new papers for a subscriber, in digest order, with scores and reasons. Nothing is delivered.
+
+    A score marked * is higher than one above it: a note under the table says why (diversity, or a
+    slot kept for another interest)."""
     from bot.records import to_json
 
     with service() as bot:
         items = bot.recommend(subscriber_id=subscriber, since=parse_date(since), limit=limit)
         unembedded = 0 if items else bot.unembedded()
+        last = None if items else bot.last_digest(subscriber_id=subscriber)
     if unembedded:  # e.g. after a model change: those papers cannot match until they are embedded
         model = bot.settings.model
         typer.echo(
@@ -488,11 +617,26 @@ def recommend(
     from rich.console import Console
     from rich.table import Table
 
+    from bot.digests.display import moved_note
+
     table = Table("#", "id", "score", "title", "why")
     for n, item in enumerate(items, 1):
-        table.add_row(str(n), str(item.listing.id), f"{item.score:.3f}", item.listing.title, item.reason)
-    Console().print(table)
-    typer.echo(f"{len(items)} recommendations" + ("" if items else " (nothing above the bar in this window)"))
+        score = f"{item.score:.3f}" + ("*" if item.moved else "")
+        table.add_row(str(n), str(item.listing.id), score, item.listing.title, item.reason)
+    if items:
+        Console().print(table)
+    for n in range(1, len(items) + 1):  # the digest's own order, which the scores alone do not give
+        if note := moved_note(items, n):
+            typer.echo(f"* {note}")
+    typer.echo(f"{len(items)} recommendations" + ("" if items else f" ({why_none(last)})"))
+
+
+def why_none(last: LastDigest | None) -> str:
+    """Why a ranking came back empty: nothing arrived since the last digest, or nothing is good enough."""
+    if last is not None and last.new_papers == 0:
+        sent = f"{last.sent_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return f"nothing new since your last digest, sent {sent}; its papers are not shown again"
+    return "nothing above the bar in this window"
 
 
 @app.command()
@@ -505,6 +649,32 @@ def feedback(
     with service() as bot:
         result = bot.record_feedback(subscriber_id=subscriber, listing_id=listing_id, vote=vote)
     typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
+
+
+@app.command()
+def saved(
+    subscriber: SubscriberArg,
+    json_out: JsonOpt = False,
+    bib: Annotated[
+        bool,
+        typer.Option("--bib", help="Print BibTeX (Zotero: File > Import from Clipboard or a .bib file)."),
+    ] = False,
+    liked: Annotated[bool, typer.Option("--liked", help="Also list papers voted 👍 up.")] = False,
+) -> None:
+    """The reading list: papers saved with 🔖 (in Slack, email or `paperbot feedback ... save`)."""
+    from bot.bibtex import format_bibtex
+    from bot.records import to_json
+
+    with service() as bot:
+        papers = bot.saved_papers(subscriber_id=subscriber, votes=("save", "up") if liked else ("save",))
+    if bib:
+        typer.echo(format_bibtex(papers), nl=False)
+    elif json_out:
+        print_json([to_json(p) for p in papers])
+    elif papers:
+        print_listings(papers)
+    else:
+        typer.echo(f"subscriber {subscriber} has no saved papers; 🔖 Save in a digest adds one")
 
 
 @app.command("eval")
@@ -600,7 +770,9 @@ def digest(
     from bot.digests.run import run_due, run_for_subscriber
     from bot.records import to_json
 
-    if (subscriber is None) == (not all_due):
+    if subscriber is None and not all_due:
+        fail("give a SUBSCRIBER id (see `paperbot profile show`) or --all-due")
+    if subscriber is not None and all_due:
         fail("give a SUBSCRIBER id or --all-due, not both")
     if all_due and dry_run:
         fail("--dry-run works with one SUBSCRIBER, not with --all-due")

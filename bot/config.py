@@ -24,7 +24,7 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 from bot.vocab import BACKENDS, Backend
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "check_model"]
 
 TOML_FILE = "paperbot.toml"
 
@@ -45,6 +45,40 @@ def split_backend(model: str) -> tuple[str, Backend]:
             return base, known
     choices = " or ".join(f"@{b}" for b in BACKENDS)
     raise ValueError(f"unknown embedding backend {backend!r} in {model!r}: use {choices}")
+
+
+def _hf_cache() -> Path:
+    """The Hugging Face hub cache, where huggingface_hub itself looks for it."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(explicit)
+    home = (
+        os.environ.get("HF_HOME")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    )
+    return Path(home) / "hub"
+
+
+def check_model(model: str) -> str:
+    """`model` if it can be loaded offline: the bundled model, a local directory, or a model in the
+    local Hugging Face cache (a bare name means sentence-transformers/<name>, as sentence-transformers
+    reads it). Raises ValueError saying what to do. Looks at files only, so it is cheap enough to run
+    on every start: loading the model itself (torch) takes seconds and failed with a long traceback."""
+    name, _backend = split_backend(model)
+    if name == DEFAULT_MODEL or Path(name).expanduser().is_dir():
+        return model
+    if name.startswith("bundled:"):
+        raise ValueError(f"{name!r} is not bundled; the bundled model is {DEFAULT_MODEL!r}")
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ValueError(f"directory {name!r} does not exist; give the directory holding the model's files")
+    repo = name if "/" in name else f"sentence-transformers/{name}"
+    if any((_hf_cache() / f"models--{repo.replace('/', '--')}" / "snapshots").glob("*/*")):
+        return model
+    raise ValueError(
+        f"model {name!r} is neither a local directory nor in the Hugging Face cache ({_hf_cache()}); "
+        f"download it once (huggingface-cli download {repo}), give a directory with its files, "
+        f"or unset it for the bundled {DEFAULT_MODEL}"
+    )
 
 
 class Settings(BaseSettings):
@@ -92,6 +126,10 @@ class Settings(BaseSettings):
         None, description="Slack app-level token (xapp-...): Socket Mode"
     )
     slack_api_url: str | None = Field(None, description="Slack Web API base URL override (tests, proxies)")
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query",
+        description="arXiv API endpoint that seed papers given by arXiv id are fetched from (id_list)",
+    )
     ingest_interval_minutes: int = Field(
         60, ge=1, le=1440, description="How often `paperbot serve` ingests the configured sources"
     )
@@ -130,8 +168,7 @@ class Settings(BaseSettings):
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str) -> str:
-        split_backend(value)  # an unknown "@backend" fails here, naming the setting
-        return value
+        return check_model(value)  # an unknown "@backend" or a model that is not there fails here
 
     @field_validator("base_url")
     @classmethod
@@ -189,7 +226,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{_setting_name(err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"{_setting_name(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
+        )
         raise ConfigError(f"invalid configuration: {problems}") from None
 
 

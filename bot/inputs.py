@@ -4,13 +4,22 @@ text, email addresses and schedules. Pure: no database, no model."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import InvalidInput
 from bot.vocab import Frequency, parse_frequency
 
-__all__ = ["INVISIBLE", "MAX_TEXT", "Schedule", "check_email", "check_text"]
+__all__ = [
+    "INVISIBLE",
+    "MAX_TEXT",
+    "Schedule",
+    "ScheduleChange",
+    "WEEKDAY_NAMES",
+    "check_email",
+    "check_text",
+    "parse_weekday",
+]
 
 MAX_TEXT = 1000
 # C0/C1 controls, zero-width and bidi overrides: invisible, and a way to disguise text
@@ -27,6 +36,7 @@ def check_text(text: str) -> str:
     return text
 
 
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -56,6 +66,34 @@ class Schedule:
             raise InvalidInput(f"weekday {self.weekday} must be 0 (Monday) to 6 (Sunday)")
         if not 1 <= self.digest_size <= 50:
             raise InvalidInput(f"digest size {self.digest_size} must be between 1 and 50")
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    """Some fields of a Schedule; the ones left None keep their current value."""
+
+    frequency: Frequency | None = None
+    send_time: str | None = None
+    timezone: str | None = None
+    weekday: int | None = None
+    digest_size: int | None = None
+    always_send: bool | None = None
+
+    def applied_to(self, current: Schedule) -> Schedule:
+        """`current` with the given fields replaced; raises InvalidInput like Schedule does."""
+        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return replace(current, **given)
+
+
+def parse_weekday(value: str) -> int:
+    """0 (Monday) to 6 (Sunday) from a number or an English day name or prefix ("tue", "Tuesday")."""
+    text = value.strip().lower()
+    if text.isdigit() and int(text) < len(WEEKDAY_NAMES):
+        return int(text)
+    found = [n for n, name in enumerate(WEEKDAY_NAMES) if len(text) >= 2 and name.startswith(text)]
+    if len(found) != 1:
+        raise InvalidInput(f"weekday {value!r} is not a day: use monday to sunday (or 0 to 6, 0 is Monday)")
+    return found[0]
 
 
 def check_email(address: str) -> str:

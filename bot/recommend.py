@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 from sqlmodel import Session, col, func, select
@@ -22,12 +22,13 @@ from threadpoolctl import ThreadpoolController
 
 from bot import vocab
 from bot.errors import InvalidInput, NotFound
-from bot.records import ListingView, MatchRequest, Recommendation
+from bot.ingest.sources.ids import paper_keys
+from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.vectors.embed import Encoder, listing_text
 from bot.vectors.store import listing_vectors, vectors_for_texts
 from profiles.model import Interest, Profile, Vote, interest_from_seeds, unit
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, query_vectors, rank
-from profiles.scoring import Reference
+from profiles.scoring import UNRELATED, Reference
 from storage import models
 from storage.index import VectorIndex, match
 
@@ -36,6 +37,7 @@ __all__ = [
     "PoolState",
     "load_profiles",
     "recommend_many",
+    "placements",
 ]
 
 log = logging.getLogger("paperbot.recommend")
@@ -138,6 +140,16 @@ class Pool:
         covers = self.since is None or (since is not None and since >= self.since)
         return covers and self.complete and _pool_state(session, self.since) == self.state
 
+    @cached_property
+    def by_key(self) -> dict[str, list[int]]:
+        """Listing ids per paper key (`paper_keys`: arXiv id, DOI, title), to recognise a subscriber's
+        library among the pool's listings. Built on first use (hashing every title)."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for listing in self.listings.values():
+            for key in paper_keys(arxiv_id=listing.arxiv_id, doi=listing.doi, title=listing.title):
+                found[key].append(listing.id)
+        return found
+
     def window(self, since: datetime | None) -> np.ndarray:
         """Positions of the listings first seen at or after `since`."""
         if since is None:
@@ -163,7 +175,9 @@ def _seed_texts(row: models.Interest, papers: dict[int, str]) -> list[str]:
     return found or list(row.seed_texts) or ([row.text] if row.text else [])
 
 
-def _refresh(session: Session, encoder: Encoder, rows: Sequence[models.Interest]) -> list[models.Interest]:
+def refresh_interests(
+    session: Session, encoder: Encoder, rows: Sequence[models.Interest]
+) -> list[models.Interest]:
     """Embed the interests that have no vector for the current model (after a model change), in one
     encoder call; stored vectors of the same texts are reused. Returns the rows that have a vector
     for this model: an interest with nothing left to embed it from (a BibTeX import stored before
@@ -215,7 +229,7 @@ def load_profiles(
         .where(col(models.Interest.subscriber_id).in_(wanted))
         .order_by(col(models.Interest.id))
     ).all()
-    interests = _refresh(session, encoder, interests)
+    interests = refresh_interests(session, encoder, interests)
     feedback = session.exec(
         select(models.Feedback, models.Listing.title, models.DigestItem.interest_id)
         .join(models.Listing, col(models.Listing.id) == col(models.Feedback.listing_id))
@@ -255,8 +269,8 @@ def load_profiles(
 
 
 def _shown(session: Session, subscriber_ids: Sequence[int], pool: Pool) -> dict[int, set[int]]:
-    """Per subscriber, the listings already sent to them, voted on, or given as their seed papers
-    (a subscriber who seeds with this week's paper does not want it back as news)."""
+    """Per subscriber, the listings already sent to them, voted on, or in their own library: seed
+    papers and BibTeX entries, matched by arXiv id, DOI or title (a paper they gave us is no news)."""
     wanted = sorted(set(subscriber_ids))
     sent = (
         select(models.Subscription.subscriber_id, models.DigestItem.listing_id)
@@ -273,14 +287,16 @@ def _shown(session: Session, subscriber_ids: Sequence[int], pool: Pool) -> dict[
     if pool.since is not None:  # older papers are not in the pool: skip reading years of history
         sent = sent.where(col(models.Listing.first_seen) >= pool.since)
         voted = voted.where(col(models.Listing.first_seen) >= pool.since)
-    seeds = select(models.Interest.subscriber_id, models.Interest.seed_listing_ids).where(
-        col(models.Interest.subscriber_id).in_(wanted)
-    )
+    seeds = select(
+        models.Interest.subscriber_id, models.Interest.seed_listing_ids, models.Interest.library_keys
+    ).where(col(models.Interest.subscriber_id).in_(wanted))
     shown: dict[int, set[int]] = defaultdict(set)
     for subscriber_id, listing_id in [*session.exec(sent).all(), *session.exec(voted).all()]:
         shown[subscriber_id].add(listing_id)
-    for subscriber_id, listing_ids in session.exec(seeds).all():
+    for subscriber_id, listing_ids, keys in session.exec(seeds).all():
         shown[subscriber_id].update(listing_ids)
+        if keys:
+            shown[subscriber_id].update(i for k in keys for i in pool.by_key.get(k, ()))
     return shown
 
 
@@ -388,6 +404,8 @@ def _ranked(
         seed=request.subscriber_id,
     )
     labels = {i.id: i.label for i in profile.interests}
+    positions = np.searchsorted(pool.ids, [item.listing_id for item in ranked])
+    moves = placements(np.array([item.score for item in ranked]), pool.vectors[positions])
     return [
         Recommendation(
             listing=pool.listings[item.listing_id],
@@ -395,6 +413,28 @@ def _ranked(
             reason=item.reason,
             interest_id=item.interest_id,
             interest_label=labels.get(item.interest_id or -1),
+            moved=move,
         )
-        for item in ranked
+        for item, move in zip(ranked, moves, strict=True)
     ]
+
+
+def placements(scores: np.ndarray, vectors: np.ndarray) -> list[Moved | None]:
+    """For each paper of a digest in its final order, why it is shown below a lower score (None: it
+    is not). `vectors` are unit rows. The paper was passed over when the first lower-scored paper
+    above it was picked: either it was close (beyond `UNRELATED`, where the diversity penalty starts)
+    to a paper picked before that, or the other paper filled a slot kept for its own interest."""
+    moves: list[Moved | None] = []
+    for n, score in enumerate(scores):
+        lower = np.flatnonzero(scores[:n] < score)
+        if not len(lower):
+            moves.append(None)
+            continue
+        below = int(lower[0])
+        similar = vectors[:below] @ vectors[n]
+        nearest = int(np.argmax(similar)) if below else -1
+        if below and similar[nearest] > UNRELATED:
+            moves.append(Moved(below + 1, "diversity", nearest + 1, round(float(similar[nearest]), 2)))
+        else:
+            moves.append(Moved(below + 1, "slot"))
+    return moves

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.vocab import Channel, DigestOutcome, DigestStatus, Frequency, SourceStatus, Vote
+from bot.vocab import Channel, DigestOutcome, Frequency, MoveCause, SourceStatus, ViewStatus, Vote
 from storage import models
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
@@ -77,6 +77,7 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     duplicate: int = 0
+    skipped: int = 0  # records in the feed that could not be read (no title, not a record)
     error: str | None = None
 
 
@@ -92,6 +93,7 @@ class IngestReport:
             "new": sum(r.new for r in reports),
             "updated": sum(r.updated for r in reports),
             "duplicate": sum(r.duplicate for r in reports),
+            "skipped": sum(r.skipped for r in reports),
             "failed": sum(r.status == "failed" for r in reports),
         }
         return cls(sources=tuple(reports), embedded=embedded, totals=totals)
@@ -145,6 +147,7 @@ class SubscriptionView:
     always_send: bool
     active: bool
     paused_reason: str | None
+    paused_until: datetime | None = None  # set for a pause with an end date
 
 
 @dataclass(frozen=True)
@@ -172,14 +175,36 @@ class MatchRequest:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """Why a paper is shown below one with a lower score: the digest is picked greedily, each step
+    taking the best score after a penalty for closeness to the papers already picked (diversity), while
+    each interest with a confident match keeps some slots (slot)."""
+
+    below: int  # 1-based position of the first paper above it with a lower score
+    cause: MoveCause
+    near: int | None = None  # diversity: 1-based position of the earlier pick it is closest to
+    cosine: float | None = None  # diversity: its cosine to that pick
+
+
+@dataclass(frozen=True)
 class Recommendation:
-    """One ranked paper for a subscriber, with why it was picked."""
+    """One ranked paper for a subscriber, with why it was picked (and, if it is shown below a paper
+    with a lower score, why)."""
 
     listing: ListingView
     score: float
     reason: str
     interest_id: int | None
     interest_label: str | None
+    moved: Moved | None = None
+
+
+@dataclass(frozen=True)
+class LastDigest:
+    """When a subscriber's last digest with papers was sent, and how many papers arrived since."""
+
+    sent_at: datetime
+    new_papers: int
 
 
 @dataclass(frozen=True)
@@ -209,7 +234,7 @@ class DigestView:
     period_end: datetime
     interests: tuple[str, ...]
     entries: tuple[DigestEntry, ...]
-    status: DigestStatus
+    status: ViewStatus
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from storage.db import session_scope
 
 __all__ = [
     "queue_counts",
-    "SourceStatus",
     "DigestStatus",
     "LastIngest",
     "Totals",
@@ -27,20 +26,8 @@ __all__ = [
     "ping",
     "last_ingest",
     "totals",
-    "sources",
     "digest_rows",
 ]
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    id: int
-    url: str
-    enabled: bool
-    kind: str | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -112,23 +99,6 @@ def totals(bot: Paperbot) -> Totals:
         tuple((active, n) for active, n in subs),
         last,
     )
-
-
-def sources(bot: Paperbot) -> tuple[SourceStatus, ...]:
-    with session_scope(bot.engine) as session:
-        rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-        return tuple(
-            SourceStatus(
-                row.id or 0,
-                row.url,
-                row.enabled,
-                row.kind,
-                row.last_success_at,
-                row.last_error,
-                row.last_error_at,
-            )
-            for row in rows
-        )
 
 
 def _digest(row: models.Digest) -> DigestStatus:

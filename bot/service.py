@@ -1,6 +1,10 @@
 """The facade every front end uses (CLI, Slack, web, scheduler): nothing deeper is called by them.
 
 Methods are keyword-only, take ids or plain values, and return frozen records from bot.records.
+
+Importing this module loads only the database layer. The stages that need numpy, FAISS, httpx, the
+feed parsers or BibTeX are imported by the methods that use them, so that a CLI command that reads
+a few rows (`paperbot status`, `listings`, `profile show`) answers in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -14,26 +18,22 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
-import httpx
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.bibtex import parse_bibtex
-from bot.config import Settings
 from bot.digests import store as digests
-from bot.errors import ConfigError, InvalidInput, NotFound
+from bot.errors import ConfigError, InvalidInput, NotFound, SourceError
 from bot.feedback import item_owner, record_vote, withdraw_vote
-from bot.ingest import sources as feeds
-from bot.ingest.run import ingest_source, source_row
-from bot.inputs import Schedule
-from bot.interests import bib_interests, interest_view, seed_interest, text_interest
+from bot.inputs import Schedule, ScheduleChange, check_text
 from bot.records import (
     DigestEntry,
     FeedbackResult,
     IngestReport,
     InterestView,
+    LastDigest,
     ListingView,
     MatchRequest,
     Recommendation,
@@ -46,20 +46,27 @@ from bot.subscribers import (
     Identity,
     find_subscriber,
     get_subscriber,
+    resolve_seed,
+    resume_ended_pauses,
+    schedule_of,
+    set_schedule,
     subscriber_view,
     subscription_view,
     upsert_subscription,
 )
-from bot.vectors.embed import Encoder
-from bot.vectors.store import Progress, count_missing, embed_missing, indexed_ids, listing_vectors, load_all
-from bot.vocab import VoteVia
+from bot.vocab import Frequency, VoteVia, parse_vote
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
-from storage.index import IndexState, VectorIndex, rebuild
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.channels.email.smtp import SmtpSender
+    from bot.config import Settings
     from bot.recommend import Outcome, Pool
+    from bot.vectors.embed import Encoder
+    from bot.vectors.store import Progress
+    from storage.index import IndexState, VectorIndex
 
 __all__ = ["Paperbot", "sample_feed_path"]
 
@@ -96,8 +103,25 @@ def _vote(
         digest_item_id=digest_item_id,
         now=now or models.utcnow(),
     )
-    log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    if result.changed:
+        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
+    else:  # a second click or a replayed link: nothing new to learn from
+        log.info(
+            "feedback: subscriber %d %s listing %d via %s already recorded",
+            subscriber_id,
+            vote,
+            listing_id,
+            via,
+        )
     return result
+
+
+def _stored(session: Session, reference: str) -> bool:
+    try:
+        resolve_seed(session, reference)
+    except NotFound:
+        return False
+    return True
 
 
 class Paperbot:
@@ -144,9 +168,25 @@ class Paperbot:
 
     @property
     def encoder(self) -> Encoder:
+        from bot.vectors.embed import Encoder
+
         if self._encoder is None:
             self._encoder = Encoder(self.settings.model, cache_dir=self.settings.data_dir / "models")
         return self._encoder
+
+    @cached_property
+    def interest_encoder(self) -> Encoder:
+        """Embeds interests: a text or a few at a time, where loading torch (5 s, 575 MB) would cost
+        far more than the work. It runs the model's ONNX export when there is one, which gives the
+        same vectors (see `Encoder`). An injected encoder, or one an ingest of this process has
+        already loaded, is used as it is."""
+        from bot.vectors.embed import Encoder
+
+        if self._encoder is not None:
+            return self._encoder
+        return Encoder(
+            self.settings.model, cache_dir=self.settings.data_dir / "models", same_vectors_on_onnx=True
+        )
 
     def _dim(self) -> int:
         with session_scope(self.engine) as session:
@@ -162,6 +202,9 @@ class Paperbot:
     @cached_property
     def index(self) -> VectorIndex:
         """The FAISS index, checked against the database and rebuilt from it when missing or stale."""
+        from bot.vectors.store import load_all
+        from storage.index import VectorIndex
+
         return VectorIndex.open(
             self.settings.index_path,
             dim=self._dim(),
@@ -172,12 +215,18 @@ class Paperbot:
 
     def _expected_index(self) -> IndexState:
         """What the index must hold: every listing with a vector for the current model."""
+        from bot.vectors.store import indexed_ids
+        from storage.index import IndexState
+
         with session_scope(self.engine) as session:
             return IndexState.of(indexed_ids(session, self.settings.model))
 
     def rebuild_index(self) -> int:
         """Rebuild the index from the database; returns how many vectors it holds. Unlike the
         automatic repair on open, a failed write is an error here (the user asked for the file)."""
+        from bot.vectors.store import load_all
+        from storage.index import rebuild
+
         try:
             index = rebuild(
                 self.settings.index_path,
@@ -195,15 +244,21 @@ class Paperbot:
 
     def unembedded(self) -> int:
         """Stored listing texts without a vector for the current model; they cannot be recommended."""
+        from bot.vectors.store import count_missing
+
         with session_scope(self.engine) as session:
             return count_missing(session, self.settings.model)
 
     def embed_stored(self, *, progress: Progress | None = None) -> int:
         """Embed the stored listings that have no vector for the current model (after a model
         change); returns how many texts were embedded. The index is not touched."""
+        from bot.vectors.store import embed_missing
+
         return embed_missing(self.engine, self.encoder, progress=progress)
 
     def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+        from bot.vectors.store import listing_vectors
+
         index = self.index  # opened (and validated) before the new vectors land
         embedded = self.embed_stored(progress=progress)
         if touched:
@@ -222,9 +277,11 @@ class Paperbot:
 
     def configured_sources(self) -> list[str]:
         """PAPERBOT_SOURCES plus the sources added with `paperbot sources add`."""
+        from bot.ingest.sources import resolve_source
+
         with session_scope(self.engine) as session:
             added = session.exec(select(models.Source.url).where(models.Source.enabled)).all()
-        return list(dict.fromkeys([*map(feeds.resolve_source, self.settings.sources), *added]))
+        return list(dict.fromkeys([*map(resolve_source, self.settings.sources), *added]))
 
     def ingest(
         self,
@@ -236,8 +293,11 @@ class Paperbot:
     ) -> IngestReport:
         """Fetch, parse and store each source (a failing one is reported and skipped), then embed
         what is new. Re-running is idempotent."""
+        from bot.ingest.run import ingest_source
+        from bot.ingest.sources import resolve_source
+
         now = now or models.utcnow()
-        urls = [feeds.resolve_source(spec) for spec in sources] if sources else self.configured_sources()
+        urls = [resolve_source(spec) for spec in sources] if sources else self.configured_sources()
         reports: list[SourceReport] = []
         touched: list[int] = []
         for done, url in enumerate(urls):
@@ -256,8 +316,11 @@ class Paperbot:
     # ---- sources ---------------------------------------------------------------------------
 
     def add_source(self, *, spec: str) -> SourceView:
-        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG)."""
-        url = feeds.resolve_source(spec)
+        """Add a feed to the configured set (a URL, a file path, or a shortcut like arxiv:cs.LG).
+        A path must name an existing file; it is stored absolute, so `serve` finds it from any cwd."""
+        from bot.ingest.run import source_row
+
+        url = self._source_url(spec)
         source_row(self.engine, url)
         with session_scope(self.engine) as session:
             row = session.exec(select(models.Source).where(models.Source.url == url)).one()
@@ -266,27 +329,71 @@ class Paperbot:
             session.flush()
             return SourceView.of(row)
 
-    def list_sources(self) -> list[SourceView]:
+    @staticmethod
+    def _source_url(spec: str) -> str:
+        from bot.ingest.fetch import local_path
+        from bot.ingest.sources import resolve_source
+
+        url = resolve_source(spec)
+        path = local_path(url)
+        if path is None:
+            return url
+        if not path.is_file():
+            raise InvalidInput(f"{path} is not a file; give the path of a feed file, or a URL")
+        return str(path.resolve()) if "://" not in url else url
+
+    def list_sources(self, *, everything: bool = False) -> list[SourceView]:
+        """The configured sources (`sources add` and PAPERBOT_SOURCES); with `everything`, also the
+        removed ones and those of one-off ingests, which are only remembered."""
+        configured = set(self.configured_sources())
         with session_scope(self.engine) as session:
             rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-            return [SourceView.of(row) for row in rows]
+            return [SourceView.of(row) for row in rows if everything or row.url in configured]
 
     def remove_source(self, *, spec: str) -> SourceView:
         """Take a source out of the configured set (its listings stay)."""
         with session_scope(self.engine) as session:
             row = self._find_source(session, spec)
+            if not row.enabled:
+                where = (
+                    "it comes from PAPERBOT_SOURCES; take it out there"
+                    if row.url in self.configured_sources()
+                    else "it is not configured; `paperbot sources purge` forgets it"
+                )
+                raise InvalidInput(f"source {row.id} ({row.url}) was not added with `sources add`: {where}")
             row.enabled = False
             session.add(row)
             session.flush()
             return SourceView.of(row)
 
+    def purge_sources(self) -> list[SourceView]:
+        """Forget the sources that are not configured (removed ones, one-off ingests) with their last
+        outcomes; their papers stay."""
+        configured = set(self.configured_sources())
+        with session_scope(self.engine) as session:
+            doomed = [
+                row
+                for row in session.exec(select(models.Source).order_by(col(models.Source.id))).all()
+                if row.url not in configured
+            ]
+            views = [SourceView.of(row) for row in doomed]
+            for row in doomed:
+                session.delete(row)
+        log.info("sources: purged %d that were not configured", len(views))
+        return views
+
     @staticmethod
     def _find_source(session: Session, spec: str) -> models.Source:
+        from bot.ingest.fetch import local_path
+        from bot.ingest.sources import resolve_source
+
         if spec.isdigit():
             row = session.get(models.Source, int(spec))
         else:
-            url = feeds.resolve_source(spec)
-            row = session.exec(select(models.Source).where(models.Source.url == url)).first()
+            url = resolve_source(spec)
+            path = local_path(url)
+            urls = {url, str(path.resolve())} if path is not None and "://" not in url else {url}
+            row = session.exec(select(models.Source).where(col(models.Source.url).in_(urls))).first()
         if row is None:
             raise NotFound(f"no source {spec!r}; `paperbot sources list` shows the configured ones")
         return row
@@ -321,15 +428,19 @@ class Paperbot:
         interests: Sequence[str] = (),
         seed_papers: Sequence[str] = (),
         bib: bytes | None = None,
-        schedule: Schedule | None = None,
+        schedule: Schedule | ScheduleChange | None = None,
         deliver_to_email: str | None = None,
     ) -> SubscriberView:
         """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
 
         Exactly one of email / slack_user_id / slack_channel_id names the subscriber; a Slack user may
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
-        identity adds the interests and updates the schedule of that delivery target.
+        identity adds the interests and resumes that delivery target; its schedule changes only
+        where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
         """
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, seed_interests, text_interest
+
         identity = Identity.of(
             email=email,
             slack_user_id=slack_user_id,
@@ -338,20 +449,49 @@ class Paperbot:
             name=name,
         )
         parsed_bib = parse_bibtex(bib) if bib is not None else None
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             subscriber = identity.get_or_create(session)
             assert subscriber.id is not None
             upsert_subscription(
-                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or Schedule()
+                session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
-                text_interest(session, self.encoder, subscriber.id, text)
+                text_interest(session, self.interest_encoder, subscriber.id, text)
             if seed_papers:
-                seed_interest(session, self.encoder, subscriber.id, seed_papers)
+                seed_interests(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
-                bib_interests(session, self.encoder, subscriber.id, parsed_bib)
+                bib_interests(session, self.interest_encoder, subscriber.id, parsed_bib)
             session.flush()
             return subscriber_view(session, subscriber)
+
+    def fetch_seeds(self, references: Sequence[str], *, now: datetime | None = None) -> int:
+        """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
+        API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
+        is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
+        from bot.ingest.run import ingest_source
+        from bot.ingest.sources.ids import parse_arxiv_id
+
+        with session_scope(self.engine) as session:
+            missing = [ref for ref in references if not _stored(session, ref)]
+        wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
+        for reference, arxiv_id in wanted:
+            url = f"{self.settings.arxiv_api_url}?id_list={quote(arxiv_id)}"
+            report, _ = ingest_source(
+                self.engine,
+                url,
+                now=now or models.utcnow(),
+                client=self._http,
+                sleep=self.sleep,
+                timeout=self._fetch_timeout,
+            )
+            if report.status == "failed":
+                raise SourceError(
+                    f"could not fetch seed paper {reference!r} from arXiv ({report.error}); "
+                    "check the network and try again"
+                )
+            log.info("seed paper %s fetched from arXiv: %d new", arxiv_id, report.new)
+        return len(wanted)
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
         with session_scope(self.engine) as session:
@@ -377,42 +517,90 @@ class Paperbot:
         text: str | None = None,
         seed_papers: Sequence[str] = (),
         label: str | None = None,
-    ) -> InterestView:
-        """An interest from free text, or from seed papers already in the database (arXiv id, DOI, id)."""
+        embed: bool = True,
+    ) -> list[InterestView]:
+        """An interest from free text, or interests from seed papers (arXiv id, DOI, id), one per
+        topic. Seed papers already in the subscriber's library are skipped, so the result is empty
+        when all of them are. `embed=False` stores a text interest without its vector, for callers
+        that cannot wait on the model; `embed_interests` (or the next ranking) embeds it."""
+        from bot.interests import interest_view, seed_interests, text_interest
+
         if not (text or "").strip() and not seed_papers:
             raise InvalidInput(
                 'an interest needs a text (e.g. "graph neural networks for molecules") '
                 "or seed papers (arXiv ids or DOIs)"
             )
+        self.fetch_seeds(seed_papers)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                row = seed_interest(session, self.encoder, subscriber_id, seed_papers, label)
+                seeded = seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label)
+                rows = list(seeded.rows)
             else:
-                row = text_interest(session, self.encoder, subscriber_id, text or "", label)
+                encoder = self.interest_encoder if embed else None
+                rows = [text_interest(session, encoder, subscriber_id, text or "", label)]
+            session.flush()
+            return [interest_view(row) for row in rows]
+
+    def embed_interests(self, *, subscriber_id: int) -> int:
+        """Embed the subscriber's interests that have no vector for the current model; returns how
+        many were embedded (those `add_interest(embed=False)` stored)."""
+        from bot.recommend import refresh_interests  # scikit-learn: only when embedding
+
+        model = self.settings.model
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(models.Interest).where(models.Interest.subscriber_id == subscriber_id)
+            ).all()
+            stale = [row for row in rows if row.vector is None or row.vector_model != model]
+            if stale:
+                refresh_interests(session, self.interest_encoder, stale)
+            return len(stale)
+
+    def rename_interest(self, *, subscriber_id: int, interest_id: int, label: str) -> InterestView:
+        """A new label for an interest; what it matches (its text or seed papers) stays."""
+        from bot.interests import interest_view
+
+        label = check_text(label)[:200]
+        with session_scope(self.engine) as session:
+            row = self._interest(session, subscriber_id, interest_id)
+            row.label = label
+            session.add(row)
             session.flush()
             return interest_view(row)
 
+    @staticmethod
+    def _interest(session: Session, subscriber_id: int, interest_id: int) -> models.Interest:
+        row = session.get(models.Interest, interest_id)
+        if row is None or row.subscriber_id != subscriber_id:
+            raise NotFound(
+                f"subscriber {subscriber_id} has no interest {interest_id}; "
+                f"`paperbot profile show {subscriber_id}` lists them"
+            )
+        return row
+
     def remove_interest(self, *, subscriber_id: int, interest_id: int) -> InterestView:
+        from bot.interests import interest_view
+
         with session_scope(self.engine) as session:
-            row = session.get(models.Interest, interest_id)
-            if row is None or row.subscriber_id != subscriber_id:
-                raise NotFound(
-                    f"subscriber {subscriber_id} has no interest {interest_id}; "
-                    f"`paperbot profile show {subscriber_id}` lists them"
-                )
+            row = self._interest(session, subscriber_id, interest_id)
             view = interest_view(row)
             session.delete(row)
             return view
 
     def import_bib(self, *, subscriber_id: int, data: bytes) -> tuple[list[InterestView], list[str]]:
-        """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings)."""
+        """Seed papers from BibTeX, grouped by topic into interests; returns (interests, warnings).
+        Entries already in the subscriber's library are skipped with a warning."""
+        from bot.bibtex import parse_bibtex
+        from bot.interests import bib_interests, interest_view
+
         parsed = parse_bibtex(data)
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
-            rows = bib_interests(session, self.encoder, subscriber_id, parsed)
+            added = bib_interests(session, self.interest_encoder, subscriber_id, parsed)
             session.flush()
-            return [interest_view(row) for row in rows], list(parsed.warnings)
+            known = [f"skipped {added.known} entries already in your library"] if added.known else []
+            return [interest_view(row) for row in added.rows], [*parsed.warnings, *known]
 
     def set_preferences(
         self,
@@ -440,26 +628,75 @@ class Paperbot:
         return row
 
     def set_active(
-        self, *, subscription_id: int, active: bool, reason: str | None = None
+        self,
+        *,
+        subscription_id: int,
+        active: bool,
+        reason: str | None = None,
+        until: datetime | None = None,
     ) -> SubscriptionView:
         """Pause (with the reason shown to the user) or resume a subscription; unsubscribe is a pause
-        with reason "unsubscribed"."""
+        with reason "unsubscribed". A pause `until` a time resumes by itself at the first
+        `subscriptions()` read after it (every digest run and scheduler sync reads them)."""
         with session_scope(self.engine) as session:
             row = self._subscription(session, subscription_id)
             row.active, row.paused_reason = active, None if active else (reason or "paused")
-            if active:  # planned afresh by the next tick: a period missed while paused is sent once
-                row.next_due_at = None
+            row.paused_until = None if active else until
+            row.next_due_at = None  # planned by the next tick: a period missed while paused is sent once
             session.add(row)
             return subscription_view(row)
+
+    def update_subscription(
+        self,
+        subscription_id: int,
+        *,
+        send_time: str | None = None,
+        timezone: str | None = None,
+        frequency: Frequency | None = None,
+        weekday: int | None = None,
+        size: int | None = None,
+        always_send: bool | None = None,
+    ) -> SubscriptionView:
+        """Change only the given fields of a subscription's schedule, validated as `subscribe`
+        validates them (InvalidInput names the bad one); the rest stays as it was."""
+        change = ScheduleChange(
+            frequency=frequency,
+            send_time=send_time,
+            timezone=timezone,
+            weekday=weekday,
+            digest_size=size,
+            always_send=always_send,
+        )
+        with session_scope(self.engine) as session:
+            row = self._subscription(session, subscription_id)
+            set_schedule(row, change.applied_to(schedule_of(row)))
+            session.add(row)
+            session.flush()
+            view = subscription_view(row)
+        log.info(
+            "subscription %d: %s at %s %s, weekday %d, %d papers",
+            subscription_id,
+            view.frequency,
+            view.send_time,
+            view.timezone,
+            view.weekday,
+            view.digest_size,
+        )
+        return view
 
     def unsubscribe(self, *, subscription_id: int) -> SubscriptionView:
         return self.set_active(subscription_id=subscription_id, active=False, reason="unsubscribed")
 
-    def subscriptions(self, *, active_only: bool = True) -> list[SubscriptionView]:
+    def subscriptions(
+        self, *, active_only: bool = True, now: datetime | None = None
+    ) -> list[SubscriptionView]:
+        """Subscriptions by id; pauses that ended by `now` are resumed first (unsubscribes never end)."""
         query = select(models.Subscription).order_by(col(models.Subscription.id))
         if active_only:
             query = query.where(models.Subscription.active)
         with session_scope(self.engine) as session:
+            if resumed := resume_ended_pauses(session, now=now or models.utcnow()):
+                log.info("resumed %d subscriptions whose pause ended", resumed)
             return [subscription_view(row) for row in session.exec(query).all()]
 
     def subscriptions_by_id(self, ids: Sequence[int]) -> list[SubscriptionView]:
@@ -520,6 +757,11 @@ class Paperbot:
                 min_score=min_score,
             )
 
+    def last_digest(self, *, subscriber_id: int) -> LastDigest | None:
+        """When the subscriber's last digest with papers was sent and how many papers arrived since
+        (None: none sent yet), to tell "nothing new" from "nothing good" when a ranking is empty."""
+        return digests.last_digest(self.engine, subscriber_id)
+
     def load_pool(self, since: datetime | None) -> Pool:
         """The listings first seen since `since` with their vectors, for `recommend_many` calls."""
         with session_scope(self.engine) as session:
@@ -563,6 +805,37 @@ class Paperbot:
         """Undo a vote (a removed reaction) if it is still the recorded one."""
         with session_scope(self.engine) as session:
             return withdraw_vote(session, digest_item_id=digest_item_id, vote=vote)
+
+    def saved_papers(self, *, subscriber_id: int, votes: Sequence[str] = ("save",)) -> list[ListingView]:
+        """The subscriber's reading list: papers whose latest vote is one of `votes`, newest vote first."""
+        with session_scope(self.engine) as session:
+            get_subscriber(session, subscriber_id)
+            rows = session.exec(
+                select(models.Listing)
+                .join(models.Feedback, col(models.Feedback.listing_id) == col(models.Listing.id))
+                .where(
+                    models.Feedback.subscriber_id == subscriber_id,
+                    col(models.Feedback.vote).in_([parse_vote(v) for v in votes]),
+                )
+                .order_by(col(models.Feedback.updated_at).desc(), col(models.Feedback.id).desc())
+            ).all()
+            return [ListingView.of(row) for row in rows]
+
+    def remove_saved(self, *, subscriber_id: int, listing_id: int) -> bool:
+        """Take a paper off the reading list (its 🔖 vote is withdrawn); False if it was not on it."""
+        with session_scope(self.engine) as session:
+            row = session.exec(
+                select(models.Feedback).where(
+                    models.Feedback.subscriber_id == subscriber_id,
+                    models.Feedback.listing_id == listing_id,
+                    models.Feedback.vote == "save",
+                )
+            ).first()
+            if row is None:
+                return False
+            session.delete(row)
+            log.info("feedback: subscriber %d removed listing %d from saved", subscriber_id, listing_id)
+            return True
 
     # ---- idempotency ---------------------------------------------------------------------------
 

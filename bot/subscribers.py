@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
-from bot.inputs import Schedule, check_email
+from bot.inputs import Schedule, ScheduleChange, check_email
 from bot.records import InterestView, SubscriberView, SubscriptionView
 from bot.vocab import parse_channel, parse_frequency
 from storage import models
 
 __all__ = [
+    "schedule_of",
     "Identity",
     "upsert_subscription",
+    "set_schedule",
+    "resume_ended_pauses",
     "get_subscriber",
     "find_subscriber",
     "subscriber_view",
@@ -67,6 +71,7 @@ def subscription_view(row: models.Subscription) -> SubscriptionView:
         always_send=row.always_send,
         active=row.active,
         paused_reason=row.paused_reason,
+        paused_until=row.paused_until,
     )
 
 
@@ -119,8 +124,8 @@ def resolve_seed(session: Session, reference: str) -> models.Listing:
         row = session.exec(select(models.Listing).where(models.Listing.canonical_id == ref)).first()
     if row is None:
         raise NotFound(
-            f"seed paper {reference!r} is not in the database; ingest a feed that has it first "
-            f"(e.g. paperbot ingest 'https://export.arxiv.org/api/query?id_list=<id>')"
+            f"seed paper {reference!r} is not in the database and was not found on arXiv (DOIs are not "
+            "looked up); check the id, or ingest a feed that has the paper first"
         )
     return row
 
@@ -184,10 +189,41 @@ class Identity:
         return row
 
 
+def schedule_of(row: models.Subscription) -> Schedule:
+    """The schedule a stored subscription has."""
+    return Schedule(
+        frequency=parse_frequency(row.frequency),
+        send_time=row.send_time,
+        timezone=row.timezone,
+        weekday=row.weekday,
+        digest_size=row.digest_size,
+        always_send=row.always_send,
+    )
+
+
+def set_schedule(row: models.Subscription, schedule: Schedule) -> None:
+    for field in fields(schedule):
+        setattr(row, field.name, getattr(schedule, field.name))
+    row.next_due_at = None  # the next tick plans it from the new schedule (bot.digests.store.take_due)
+
+
+def resume_ended_pauses(session: Session, *, now: datetime) -> int:
+    """Resume the subscriptions whose pause with an end date ended by `now` (unsubscribes never end);
+    the next tick plans them afresh. Returns how many."""
+    ended = col(models.Subscription.paused_until) <= now
+    resumed = session.exec(
+        update(models.Subscription)
+        .where(ended, col(models.Subscription.active).is_(False))
+        .values(active=True, paused_reason=None, paused_until=None, next_due_at=None)
+    ).rowcount
+    return int(resumed)
+
+
 def upsert_subscription(
-    session: Session, subscriber_id: int, channel: str, target: str, schedule: Schedule
+    session: Session, subscriber_id: int, channel: str, target: str, change: Schedule | ScheduleChange
 ) -> models.Subscription:
-    """The subscription for this delivery target, created or rescheduled (and resumed)."""
+    """The subscription for this delivery target, created (the default schedule with `change`) or
+    changed where `change` says (a ScheduleChange keeps what it leaves None), and resumed."""
     row = session.exec(
         select(models.Subscription).where(
             models.Subscription.subscriber_id == subscriber_id,
@@ -195,11 +231,10 @@ def upsert_subscription(
             models.Subscription.target == target,
         )
     ).first()
+    current = schedule_of(row) if row else Schedule()
     row = row or models.Subscription(subscriber_id=subscriber_id, channel=channel, target=target)
-    for name in ("frequency", "send_time", "timezone", "weekday", "digest_size", "always_send"):
-        setattr(row, name, getattr(schedule, name))
-    row.active, row.paused_reason = True, None
-    row.next_due_at = None  # the next tick plans it from the new schedule (bot.digests.store.take_due)
+    set_schedule(row, change if isinstance(change, Schedule) else change.applied_to(current))
+    row.active, row.paused_reason, row.paused_until = True, None, None
     session.add(row)
     session.flush()
     return row

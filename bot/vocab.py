@@ -26,12 +26,14 @@ __all__ = [
     "SchedulerState",
     "Backend",
     "BACKENDS",
+    "MoveCause",
     "parse_vote",
     "parse_frequency",
     "parse_channel",
     "parse_digest_status",
     "CHANNELS",
     "DIGEST_STATUSES",
+    "ViewStatus",
 ]
 
 W = TypeVar("W", bound=str)
@@ -54,6 +56,7 @@ SubscriberKind = Literal["person", "channel"]
 
 DigestStatus = Literal["claimed", "sent", "empty", "failed"]  # a stored digest row
 DIGEST_STATUSES: Final[tuple[DigestStatus, ...]] = get_args(DigestStatus)
+ViewStatus = DigestStatus | Literal["preview"]  # a dry run renders a digest that is never stored
 # What one run did with a digest: sent | empty | skipped (settled, claimed elsewhere, paused, no
 # interests) | retry (temporary failure; the next run resends) | failed (permanent) | dry_run.
 DigestOutcome = Literal["sent", "empty", "skipped", "retry", "failed", "dry_run"]
@@ -61,6 +64,9 @@ SourceStatus = Literal["ok", "not_modified", "failed"]  # one source's ingest
 SchedulerState = Literal["leader", "follower", "stopped", "disabled"]
 Backend = Literal["torch", "onnx", "onnx-int8"]  # what runs the model: PAPERBOT_MODEL=name@onnx…
 BACKENDS: Final[tuple[Backend, ...]] = ("onnx", "onnx-int8")  # the suffixes a model name may carry
+# Why a digest shows a paper below one with a lower score: closeness to an earlier pick (MMR) or
+# another interest's slot.
+MoveCause = Literal["diversity", "slot"]
 
 
 def _one_of(value: str, choices: tuple[W, ...], what: str) -> W:

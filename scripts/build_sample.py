@@ -5,7 +5,8 @@ Run from the repository root whenever the seed file changes (the output is commi
     .venv/bin/python scripts/build_sample.py [--seed PATH] [--out PATH]
 
 The seed file lists 351 records of 321 distinct real papers (title + abstract; authors are only
-counted there, not named, so entries carry no authors). Records are de-duplicated by exact title,
+counted there, not named, so entries carry no authors; nor do they carry a URL or id, so each entry
+links to a search for its exact title). Records are de-duplicated by exact title,
 first one kept, in file order. Each entry gets a stable tag URI built from the seed record's id and
 a `published` date spread over the 14 days before FIXED_DATE, so the output is byte-for-byte the
 same on every run. `bot.ingest.sources.parse` reads the result back (family "rss") into 321 listings.
@@ -22,6 +23,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SEED = REPO.parent / "shared" / "data" / "seed-papers.json"
@@ -30,6 +32,13 @@ FIXED_DATE = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SPREAD_DAYS = 14
 ATOM = "http://www.w3.org/2005/Atom"
 TAG = "tag:paperbot,2025-01-06:"
+# The seed records carry no URL, DOI or arXiv id, so each entry links to a search for its exact
+# title: one click from the digest to the paper (Semantic Scholar indexes arXiv, bioRxiv and journals).
+SEARCH = "https://www.semanticscholar.org/search?q="
+
+
+def search_url(title: str) -> str:
+    return SEARCH + quote_plus(f'"{" ".join(title.split())}"')
 
 
 def unique_papers(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,11 +72,11 @@ def build_feed(papers: list[dict[str, Any]]) -> ET.ElementTree:
         entry = _add(feed, "entry")
         _add(entry, "id", f"{TAG}{paper['id']}")
         _add(entry, "title", paper["title"].strip(), type="text")
+        _add(entry, "link", rel="alternate", type="text/html", href=search_url(paper["title"]))
         stamp = _stamp(published_at(index, len(papers)))
         _add(entry, "published", stamp)
         _add(entry, "updated", stamp)
-        # Atom needs content or an alternate link per entry; the seed has no URLs, so the
-        # abstract goes in as text content (parsers read it as the summary).
+        # The abstract goes in as text content (parsers read it as the summary).
         _add(entry, "content", (paper.get("abstract") or "").strip(), type="text")
     ET.indent(feed, space="  ")
     return ET.ElementTree(feed)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up paperbot in ./.venv (idempotent). Usage: bash scripts/setup.sh [--dev]
-#   --dev  also installs the test tools, and PostgreSQL server binaries if they are missing (apt, as root).
+#   --dev  also installs the test tools, and PostgreSQL server binaries and Chromium (the browser tests,
+#          driven by Playwright; never `playwright install`) if they are missing (apt, as root).
 # torch is installed first and pinned to the CPU build: an unpinned torch would pull GBs of CUDA.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,11 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" torch==2.13.0
 if (( dev )); then
   "${pip[@]}" -e ".[dev]"
-  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [[ $(id -u) == 0 ]]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  missing=()
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  if (( ${#missing[@]} )) && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 else
   "${pip[@]}" -e .

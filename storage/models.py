@@ -133,6 +133,8 @@ class Subscriber(SQLModel, table=True):
 
 # One distinct interest of a subscriber: free text and/or seed papers; its vector is cached.
 class Interest(SQLModel, table=True):
+    # Never reuse an id (SQLite would after a removal): ids reach users in buttons and commands.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
     label: str
@@ -141,6 +143,9 @@ class Interest(SQLModel, table=True):
     # "title. abstract" of seed papers that are not listings (a BibTeX import), so the interest can be
     # embedded again when the model changes.
     seed_texts: list[str] = _json_list()
+    # Keys ("arxiv:…", "doi:…", "title:<hash>") of the papers it was made from: the subscriber's own
+    # library, never recommended back to them, and what makes importing the same papers again a no-op.
+    library_keys: list[str] = _json_list()
     vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     vector_model: str | None = None
     created_at: datetime = _created()
@@ -160,6 +165,7 @@ class Subscription(SQLModel, table=True):
     always_send: bool = False  # send a short note on days with nothing above the bar
     active: bool = True
     paused_reason: str | None = None
+    paused_until: datetime | None = _when()  # a pause "for 2 weeks": resumed at the first run after this
     created_at: datetime = _created()
     # When a tick should next look at it (bot.schedule.tick): its next send time, a retry time, or the
     # end of a hand-off lease. NULL: not planned yet (new, rescheduled or resumed).

@@ -44,7 +44,12 @@ def make_bot(
     fetch_timeout: float = 30.0,
     **settings: object,
 ) -> Paperbot:
-    values: dict[str, object] = {"data_dir": data_dir, **settings}
+    # Seed papers never reach the real arXiv from a test: port 9 (discard) refuses at once.
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "arxiv_api_url": "http://127.0.0.1:9/api/query",
+        **settings,
+    }
     if database_url:
         values["database_url"] = database_url
     return Paperbot(

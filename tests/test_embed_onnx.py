@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from bot.errors import ConfigError, InvalidInput, UnsupportedModel
 from bot.service import sample_feed_path
 from bot.vectors.embed import Encoder, _model_path, listing_text
 from storage import models
-from storage.db import session_scope
+from storage.db import make_engine, session_scope
 from tests.factories import make_bot
 
 FP32 = f"{DEFAULT_MODEL}@onnx"
@@ -171,3 +172,56 @@ def test_changing_the_model_re_embeds_every_kind_of_interest_and_the_stored_list
             np.frombuffer(v or b"", dtype=np.float32).reshape(-1, 384) for v in (before[row.id], row.vector)
         )
         assert old.shape == new.shape and (old * new).sum(axis=1).min() > 0.9999
+
+
+def test_the_interest_encoder_runs_the_onnx_export_to_the_models_own_vectors(
+    encoder: Encoder, exports: Path, texts: list[str]
+) -> None:
+    short = ["protein design", "equivariant neural networks", "x", "Ünïcödé — “quotes” 日本語", "scRNA-seq"]
+    sample = [*short, *texts, " ".join(texts[:4])]  # the last one is cut at the model's 256 tokens
+    fast = Encoder(DEFAULT_MODEL, cache_dir=exports, same_vectors_on_onnx=True)
+    vectors = fast.encode(sample)
+    assert fast.model_name == DEFAULT_MODEL and fast.dim == 384
+    assert "_model" not in vars(fast)  # the torch model was never loaded
+    assert vectors.dtype == np.float32 and np.abs(vectors - encoder.encode(sample)).max() < 1e-6
+
+
+def test_a_model_without_an_onnx_export_falls_back_to_torch(tmp_path: Path) -> None:
+    unsupported = Encoder("no-such-org/no-such-model", cache_dir=tmp_path, same_vectors_on_onnx=True)
+    assert unsupported._runs_on_onnx is False  # the same error as without the option comes from torch
+    assert Encoder(INT8, cache_dir=tmp_path)._runs_on_onnx is True
+
+
+@pytest.mark.slow  # exports the model once (torch), then runs real `paperbot` processes
+def test_adding_an_interest_loads_no_torch_once_exported_and_stores_the_models_own_vector(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "PAPERBOT_DATA_DIR": str(data_dir)}
+    code = (
+        "import sys\n"
+        "from bot.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "torch = ('torch', 'sentence_transformers', 'transformers')\n"
+        "print('TORCH', [m for m in torch if m in sys.modules])\n"
+    )
+
+    def paperbot(*args: str) -> subprocess.CompletedProcess[str]:
+        run = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run
+
+    first = paperbot("subscribe", "--email", "a@example.org", "--interest", "protein design")
+    assert "exporting the embedding model to ONNX once" in first.stderr
+    later = paperbot("profile", "add-interest", "1", "equivariant neural networks")
+    assert "TORCH []" in later.stdout and "exporting" not in later.stderr
+    engine = make_engine(f"sqlite:///{data_dir / 'paperbot.db'}")
+    with session_scope(engine) as session:
+        rows = session.exec(select(models.Interest).order_by(col(models.Interest.id))).all()
+    engine.dispose()
+    assert [(row.text, row.vector_model) for row in rows] == [
+        ("protein design", DEFAULT_MODEL),
+        ("equivariant neural networks", DEFAULT_MODEL),
+    ]
+    stored = np.stack([np.frombuffer(row.vector or b"", dtype=np.float32) for row in rows])
+    assert np.abs(stored - encoder.encode([row.text or "" for row in rows])).max() < 1e-6

@@ -85,7 +85,7 @@ def test_each_bad_source_fails_alone(bot: Paperbot, server: str) -> None:
     assert status["slow"].status == "failed" and "timed out" in (status["slow"].error or "")
     assert status["garbage"].status == "failed" and status["garbage"].error
     assert bot.count_listings() == 3
-    recorded = {Path(v.url).name: v.last_error for v in bot.list_sources()}
+    recorded = {Path(v.url).name: v.last_error for v in bot.list_sources(everything=True)}
     assert recorded["feed"] is None and recorded["down"] and recorded["slow"] and recorded["garbage"]
 
 

@@ -52,7 +52,7 @@ def test_every_real_feed_ingests_and_rerun_changes_nothing(
     stored = bot.count_listings()
     assert stored == report.totals["new"] > 400
 
-    failed = {v.url: v for v in bot.list_sources() if v.last_error}
+    failed = {v.url: v for v in bot.list_sources(everything=True) if v.last_error}
     assert {Path(url).name for url in failed} == ERROR_FILES
 
     before = all_rows(bot)

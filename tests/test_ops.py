@@ -81,7 +81,10 @@ def test_healthz_is_503_when_the_database_is_unreachable(
 
 def test_healthz_shows_the_last_ingest(bot: Paperbot) -> None:
     bot.add_source(spec=str(sample_feed_path()))
-    bot.add_source(spec=str(bot.settings.data_dir / "missing.xml"))
+    gone = bot.settings.data_dir / "missing.xml"
+    gone.write_bytes(sample_feed_path().read_bytes())
+    bot.add_source(spec=str(gone))
+    gone.unlink()  # a configured feed file that disappears later
     scheduler = scheduler_for(bot, Clock(NOW))
     scheduler.ingest()
     scheduler.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +11,14 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 from sqlmodel import func, select
+from typer.testing import CliRunner
 
+from bot.cli import app
+from bot.digests.run import run_digest
 from bot.errors import InvalidInput, NotFound
-from bot.records import MatchRequest, Recommendation
+from bot.inputs import Schedule
+from bot.recommend import placements
+from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.service import Paperbot, sample_feed_path
 from bot.vectors.embed import Encoder
 from storage import models
@@ -119,7 +125,7 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(sample_bot: Paperbot) -
     with pytest.raises(InvalidInput, match="not one of up, down, save"):
         sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="meh")
     with pytest.raises(NotFound, match="not in the database"):
-        sample_bot.subscribe(email="e@example.org", seed_papers=["2401.99999"])
+        sample_bot.subscribe(email="e@example.org", seed_papers=["10.9999/nowhere"])  # DOIs: not fetched
     assert sample_bot.find_subscriber(email="e@example.org") is None  # all or nothing
     with pytest.raises(InvalidInput, match="no usable BibTeX"):
         sample_bot.import_bib(subscriber_id=view.id, data=b"@article{x, year={2020}}")
@@ -237,3 +243,163 @@ def test_papers_stored_before_their_vectors_are_recommended_once_embedded(
     assert sample_bot.ingest(sources=[feed]).embedded == 5  # the next ingest embeds them
 
     assert sample_bot.recommend(subscriber_id=reader)[0].listing.id == new.id
+
+
+def _by_title(bot: Paperbot, start: str) -> ListingView:
+    return next(x for x in bot.listings() if x.title.startswith(start))
+
+
+LIBRARY_FEEDS = ("arxiv_rss_new_cs.CL_2026-04-27_trimmed.xml", "plos_compbiol_atom_2025-04-13.xml")
+# One entry recognised by each key: its arXiv id (under a journal title of its own), its DOI (as a
+# URL, in capitals, under a shortened title) and its title alone (other case, braces, dashes).
+LIBRARY_BIB = b"""
+@article{preprint, title={Task representations shared across prompts}, eprint={2604.22027v2},
+  archivePrefix={arXiv}}
+@article{journal, title={Biases in population codes}, doi={https://doi.org/10.1371/JOURNAL.PCBI.1012969}}
+@inproceedings{titled, title={{LangCell}: language--cell pre-training for cell identity understanding}}
+"""
+
+
+@pytest.mark.slow
+def test_papers_of_a_bibtex_library_are_never_recommended_to_its_owner(
+    sample_bot: Paperbot, feeds_dir: Path
+) -> None:
+    sample_bot.ingest(sources=[str(feeds_dir / name) for name in LIBRARY_FEEDS])
+    listings = sample_bot.listings()
+    own = {
+        next(x.id for x in listings if x.arxiv_id == "2604.22027"),
+        next(x.id for x in listings if x.doi == "10.1371/journal.pcbi.1012969"),
+        _by_title(sample_bot, "LangCell").id,
+    }
+    titles = [x.title for x in listings if x.id in own]
+    # Without the library these three papers are what their topics rank first.
+    stranger = sample_bot.subscribe(email="stranger@example.org", interests=titles)
+    assert own <= {i.listing.id for i in sample_bot.recommend(subscriber_id=stranger.id, limit=50)}
+
+    owner = sample_bot.subscribe(email="owner@example.org", bib=LIBRARY_BIB)
+    items = sample_bot.recommend(subscriber_id=owner.id, limit=200)
+
+    assert items  # the library's topics still bring other papers
+    assert not own & {i.listing.id for i in items}
+
+
+@pytest.mark.slow
+def test_importing_the_same_papers_again_adds_nothing(sample_bot: Paperbot, feeds_dir: Path) -> None:
+    sample_bot.ingest(sources=[str(feeds_dir / name) for name in LIBRARY_FEEDS])
+    view = sample_bot.subscribe(email="again@example.org", bib=LIBRARY_BIB)
+    before = sample_bot.subscriber(subscriber_id=view.id).interests
+    ranked = sample_bot.recommend(subscriber_id=view.id, limit=10)
+
+    interests, warnings = sample_bot.import_bib(subscriber_id=view.id, data=LIBRARY_BIB)
+    assert interests == [] and "skipped 3 entries already in your library" in warnings
+    again = sample_bot.subscribe(email="again@example.org", bib=LIBRARY_BIB)
+    assert again.interests == before
+    assert [(i.listing.id, i.score) for i in sample_bot.recommend(subscriber_id=view.id, limit=10)] == [
+        (i.listing.id, i.score) for i in ranked
+    ]
+
+    # A file with one known paper (now found by its arXiv URL) and one new adds only the new one.
+    gaunt = _by_title(sample_bot, "Enabling Efficient Equivariant Operations")
+    grown = b"@misc{p, title={x}, url={https://arxiv.org/abs/2604.22027}}\n@misc{g, title={%s}}" % (
+        gaunt.title.encode()
+    )
+    interests, warnings = sample_bot.import_bib(subscriber_id=view.id, data=grown)
+    assert [i.label for i in interests] == [gaunt.title]
+    assert "skipped 1 entries already in your library" in warnings
+
+    # The same for seed papers, and a seed paper already imported from BibTeX is known too.
+    lie = _by_title(sample_bot, "Lie Group Decompositions for Equivariant")
+    assert len(sample_bot.add_interest(subscriber_id=view.id, seed_papers=[str(lie.id)])) == 1
+    assert sample_bot.add_interest(subscriber_id=view.id, seed_papers=[str(lie.id), str(gaunt.id)]) == []
+    assert len(sample_bot.subscriber(subscriber_id=view.id).interests) == len(before) + 2
+
+
+@pytest.mark.slow
+def test_unrelated_seed_papers_become_one_interest_each(sample_bot: Paperbot) -> None:
+    cells = _by_title(sample_bot, "LangCell")  # cosine 0.16 to the next one with the bundled model
+    lie = _by_title(sample_bot, "Lie Group Decompositions for Equivariant")
+    view = sample_bot.subscribe(email="two@example.org", seed_papers=[str(cells.id), str(lie.id)])
+    assert sorted((i.label, i.seed_listing_ids) for i in view.interests) == sorted(
+        [(cells.title, (cells.id,)), (lie.title, (lie.id,))]
+    )
+    # Papers on one topic stay together (cosine 0.77).
+    arena = _by_title(sample_bot, "Single-Cell Omics Arena")
+    copilot = _by_title(sample_bot, "A Multi-Modal AI Copilot for Single-Cell")
+    [interest] = sample_bot.add_interest(
+        subscriber_id=view.id, seed_papers=[str(arena.id), str(copilot.id)], label="single-cell"
+    )
+    assert interest.label == "single-cell" and set(interest.seed_listing_ids) == {arena.id, copilot.id}
+
+
+@pytest.mark.slow
+def test_recommend_says_when_nothing_is_new_since_the_last_digest(
+    sample_bot: Paperbot, feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = sample_bot.subscribe(
+        email="news@example.org", interests=[INTEREST], schedule=Schedule(digest_size=50)
+    )
+    now = models.utcnow()
+    sent = run_digest(sample_bot, subscription_id=view.subscriptions[0].id, now=now)
+    assert sent.status == "sent" and sent.items
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(sample_bot.settings.data_dir))
+
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"0 recommendations (nothing new since your last digest, sent {now:%Y-%m-%d %H:%M} UTC; "
+        "its papers are not shown again)" in result.output
+    )
+    # Once papers arrive after it and none is good enough, that is what it says.
+    sample_bot.ingest(sources=[str(feeds_dir / "plos_compbiol_atom_2025-04-13.xml")])
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+    assert result.exit_code == 0, result.output
+    assert "0 recommendations (nothing above the bar in this window)" in result.output
+
+
+def test_placements_say_why_a_paper_is_below_a_lower_score() -> None:
+    near = np.array([0.8, 0.6, 0.0], dtype=np.float32)  # cosine 0.8 to the first paper
+    first, other = np.eye(3, dtype=np.float32)[:2]
+    # Picked: a paper, an unrelated one scoring less, then a close neighbour of the first.
+    assert placements(np.array([3.0, 2.0, 2.5]), np.vstack([first, other, near])) == [
+        None,
+        None,
+        Moved(below=2, cause="diversity", near=1, cosine=0.8),
+    ]
+    # An unrelated paper scoring more than the one picked before it: that one filled a slot.
+    assert placements(np.array([2.0, 3.0]), np.vstack([first, other])) == [None, Moved(1, "slot")]
+    assert placements(np.array([3.0, 2.0, 2.0]), np.vstack([first, other, near])) == [None] * 3
+
+
+@pytest.mark.slow
+def test_recommend_shows_the_digest_order_and_why_a_score_is_out_of_order(
+    sample_bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = sample_bot.subscribe(email="order@example.org", interests=[INTEREST])
+    items = sample_bot.recommend(subscriber_id=view.id, limit=10)
+    with session_scope(sample_bot.engine) as session:
+        from bot.vectors.store import listing_vectors
+
+        ids, vectors = listing_vectors(session, sample_bot.settings.model, [i.listing.id for i in items])
+    unit = dict(zip(ids.tolist(), vectors / np.linalg.norm(vectors, axis=1, keepdims=True), strict=True))
+    for n, item in enumerate(items):
+        lower = [m for m in range(n) if items[m].score < item.score]
+        assert (item.moved is None) == (not lower), (n, item.moved)
+        if item.moved is not None:
+            assert item.moved.below == lower[0] + 1
+            if item.moved.cause == "diversity":  # the paper it names is above and as close as it says
+                assert item.moved.near is not None and item.moved.near < item.moved.below
+                cosine = float(unit[item.listing.id] @ unit[items[item.moved.near - 1].listing.id])
+                assert item.moved.cosine == pytest.approx(cosine, abs=0.01)
+    moved = [n for n, item in enumerate(items, 1) if item.moved]
+    assert moved  # MMR does re-order this digest
+
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(sample_bot.settings.data_dir))
+    result = CliRunner().invoke(app, ["recommend", str(view.id)])
+    assert result.exit_code == 0, result.output
+    for n in moved:
+        below = items[n - 1].moved.below  # type: ignore[union-attr]
+        assert f"* #{n} ({items[n - 1].score:.3f}) comes after #{below} " in result.output
+    assert f"{items[moved[0] - 1].score:.3f}*" in result.output
+    listed = json.loads(CliRunner().invoke(app, ["recommend", str(view.id), "--json"]).output)
+    assert [bool(x["moved"]) for x in listed] == [bool(i.moved) for i in items]

@@ -11,10 +11,13 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from bibtexparser.entrypoint import parse_string
+from markupsafe import escape
 from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -23,6 +26,7 @@ from starlette.testclient import TestClient
 
 from bot.channels.email.links import MAX_AGE, Links
 from bot.digests.run import run_due
+from bot.records import SubscriptionView
 from bot.server.web import create_app
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
@@ -135,7 +139,9 @@ def test_unsubscribe_page_button_and_replays(
     assert replay.status_code == 200 and "You are unsubscribed" in replay.text
 
     (manage,) = mail["Manage your subscription"]
-    back = client.post(manage, data={"action": "resume"}, follow_redirects=False)
+    back = client.post(
+        manage, data={"action": "resume", "csrf": csrf(client, manage)}, follow_redirects=False
+    )
     assert back.status_code == 303 and state(bot)["subscriptions"][0][1] is True
     refused = client.post(link)  # the old, used link must not undo the new subscription
     assert refused.status_code == 410 and "use the link in your latest digest" in refused.text
@@ -156,10 +162,204 @@ def test_manage_page_shows_the_subscription(
     for expected in (
         "ada@example.org",
         "daily at 08:00 (UTC)",
-        "up to 10",
-        "testing deep learning models, neural networks",
+        "up to 10 papers",
+        'value="testing deep learning models"',
+        'value="neural networks"',
     ):
         assert expected in page.text
+
+
+def csrf(client: TestClient, manage: str) -> str:
+    """The form token of a freshly opened settings page (what the reader's browser would post)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(manage).text)
+    assert found is not None
+    return found.group(1)
+
+
+def post_form(client: TestClient, manage: str, **fields: str) -> Any:
+    return client.post(manage, data={"csrf": csrf(client, manage), **fields}, follow_redirects=True)
+
+
+def settings(bot: Paperbot) -> dict[str, list[tuple[object, ...]]]:
+    """What a settings form could change (each form used marks its one-time token, by design)."""
+    return {name: rows for name, rows in state(bot).items() if name != "processed"}
+
+
+def ada_subscription(bot: Paperbot) -> SubscriptionView:
+    (ada,) = [s for s in bot.subscriptions(active_only=False) if s.target == "ada@example.org"]
+    return ada
+
+
+def test_manage_page_edits_interests_preferences_and_schedule(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    ada = ada_subscription(bot)
+    wanted = bot.listings()[-1].title  # a paper far from Ada's first interest: the new one must find it
+    added = post_form(client, manage, action="add_interest", text=f"  {wanted}\u200b ")
+    assert added.status_code == 200 and "Interest added" in added.text
+    assert f'value="{escape(wanted[:200])}"' in added.text
+    with session_scope(bot.engine) as session:
+        row = session.exec(select(models.Interest).where(models.Interest.text == wanted)).one()
+        # stored by the request, embedded by the task after the response (TestClient waits for it)
+        assert row.vector is not None and row.vector_model == bot.settings.model
+        new_id = row.id
+    picks = bot.recommend(subscriber_id=ada.subscriber_id, now=CLICKED, limit=50)
+    assert any(p.interest_id == new_id and p.listing.title == wanted for p in picks)  # uses it
+
+    renamed = post_form(
+        client, manage, action="rename_interest", interest_id=str(new_id), label="Molecule GNNs"
+    )
+    assert "Interest renamed" in renamed.text and 'value="Molecule GNNs"' in renamed.text
+
+    prefs = post_form(
+        client, manage, action="preferences", authors="Ada Lovelace, Alan Turing", keywords="quantum"
+    )
+    assert "apply from your next digest" in prefs.text
+    view = bot.subscriber(subscriber_id=ada.subscriber_id)
+    assert view.followed_authors == ("Ada Lovelace", "Alan Turing") and view.muted_keywords == ("quantum",)
+
+    schedule = dict(
+        action="schedule",
+        frequency="weekly",
+        weekday="2",
+        send_time="06:30",
+        timezone="Europe/Berlin",
+        size="5",
+    )
+    assert "Schedule saved" in post_form(client, manage, **schedule).text
+    changed = ada_subscription(bot)
+    assert (changed.frequency, changed.weekday, changed.send_time, changed.timezone, changed.digest_size) == (
+        "weekly",
+        2,
+        "06:30",
+        "Europe/Berlin",
+        5,
+    )
+    assert "every Wednesday at 06:30 (Europe/Berlin)" in client.get(manage).text
+
+    removed = post_form(client, manage, action="remove_interest", interest_id=str(new_id))
+    assert "Interest removed" in removed.text and "Molecule GNNs" not in removed.text
+
+
+def test_bad_input_on_the_manage_page_is_shown_at_its_form_and_changes_nothing(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    before = settings(bot), bot.subscriber(subscriber_id=ada_subscription(bot).subscriber_id)
+    cases = {
+        ("schedule", "send_time", "25:00"): "is not HH:MM",
+        ("schedule", "timezone", "Mars/Olympus"): "time zone 'Mars/Olympus' is unknown",
+        ("schedule", "size", "500"): "must be between 1 and 50",
+        ("add_interest", "text", "x" * 1001): "keep it under 1,000",
+        ("add_interest", "text", "\u202e\u200b "): "an interest needs some text",
+        ("pause", "weeks", "9"): "1 or 2 weeks",
+    }
+    good = dict(
+        frequency="daily", weekday="0", send_time="08:00", timezone="UTC", size="10", text="x", weeks="1"
+    )
+    for (action, field, value), message in cases.items():
+        page = client.post(
+            manage, data={**good, "csrf": csrf(client, manage), "action": action, field: value}
+        )
+        assert page.status_code == 400, (action, field)
+        section = page.text.split(f'value="{action}"', 1)[1].split("</form>", 1)[0]
+        assert str(escape(message)) in section and 'class="error"' in section, (action, field)
+    assert (settings(bot), bot.subscriber(subscriber_id=ada_subscription(bot).subscriber_id)) == before
+
+
+def test_pause_for_two_weeks_skips_digests_until_then(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    paused = post_form(client, manage, action="pause", weeks="2")
+    assert "Digests paused" in paused.text and "paused until 2026-12-07" in paused.text
+    ada = ada_subscription(bot)
+    assert ada.active is False and ada.paused_until == CLICKED + timedelta(weeks=2)
+    assert [s.id for s in bot.subscriptions(now=CLICKED + timedelta(days=13))] == []
+    assert [r.status for r in run_due(bot, now=MONDAY + timedelta(days=7))] == []  # nothing sent a week on
+    resumed = run_due(bot, now=MONDAY + timedelta(days=15))  # the pause ended: the next digest runs
+    # (no new papers in two weeks, so it is an "empty" digest rather than a "skipped" paused one)
+    assert [(r.subscription_id, r.status) for r in resumed] == [(ada.id, "empty")]
+    assert ada_subscription(bot).active is True and ada_subscription(bot).paused_until is None
+
+    post_form(client, manage, action="pause", weeks="0")
+    assert ada_subscription(bot).paused_until is None
+    assert bot.subscriptions(now=MONDAY + timedelta(days=400)) == []  # until resumed: never by itself
+    assert "Digests resumed" in post_form(client, manage, action="resume").text
+    assert ada_subscription(bot).active is True
+
+
+def test_forms_without_a_valid_csrf_token_change_nothing(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    other = bot.subscribe(email="eve@example.org", interests=["x rays"]).subscriptions[0]
+    before = state(bot), bot.subscriber(subscriber_id=ada_subscription(bot).subscriber_id)
+    pause = {"action": "pause", "weeks": "0"}
+    token = csrf(client, manage)
+    links = Links.from_settings(bot.settings)
+    forged = {
+        "missing": None,
+        "garbage": "not-a-token",
+        "tampered": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "another subscription's": links.form_token(subscription_id=other.id, now=CLICKED),
+    }
+    for name, value in forged.items():
+        data = pause if value is None else {**pause, "csrf": value}
+        response = client.post(manage, data=data)
+        assert response.status_code == 400 and "Reload the page" in response.text, name
+    expired = client_for(bot, at=CLICKED + timedelta(hours=13)).post(manage, data={**pause, "csrf": token})
+    assert expired.status_code == 410
+    assert (state(bot), bot.subscriber(subscriber_id=ada_subscription(bot).subscriber_id)) == before
+
+    assert client.post(manage, data={**pause, "csrf": token}, follow_redirects=False).status_code == 303
+    bot.set_active(subscription_id=ada_subscription(bot).id, active=True)
+    replayed = client.post(manage, data={**pause, "csrf": token})  # the same form sent again
+    assert replayed.status_code == 410 and ada_subscription(bot).active is True
+
+
+def test_tampered_or_expired_manage_links_change_nothing(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    token = csrf(client, manage)
+    before = state(bot)
+    tampered = manage[:-3] + ("xyz" if not manage.endswith("xyz") else "abc")
+    assert client.post(tampered, data={"action": "pause", "weeks": "0", "csrf": token}).status_code == 400
+    late = client_for(bot, at=MONDAY + MAX_AGE["manage"] + timedelta(minutes=1))
+    assert late.get(manage).status_code == 410
+    assert late.post(manage, data={"action": "pause", "weeks": "0", "csrf": token}).status_code == 410
+    assert state(bot) == before
+
+
+def test_saved_papers_are_listed_exported_as_bibtex_and_removable(
+    bot: Paperbot, mail: dict[str, list[str]], client: TestClient
+) -> None:
+    (manage,) = mail["Manage your subscription"]
+    assert "Nothing saved yet" in client.get(manage).text
+    save = mail["🔖 Save"][0]
+    assert client.post(save).status_code == 200
+    with session_scope(bot.engine) as session:
+        saved = session.exec(select(models.Feedback)).one()
+        listing = session.get(models.Listing, saved.listing_id)
+        assert listing is not None
+        title, listing_id = listing.title, saved.listing_id
+    page = client.get(manage)
+    assert title in page.text and "Download as BibTeX" in page.text
+
+    bib = client.get(manage + "/saved.bib")
+    assert bib.status_code == 200 and bib.headers["content-type"].startswith("application/x-bibtex")
+    library = parse_string(bib.text)
+    assert not library.failed_blocks
+    (entry,) = library.entries
+    fields = {f.key: f.value for f in entry.fields}
+    assert entry.entry_type in ("misc", "article") and fields["title"].strip("{}") == title
+    assert fields["author"] and fields["year"].isdigit() and (fields.get("eprint") or fields.get("doi"))
+
+    gone = post_form(client, manage, action="remove_saved", listing_id=str(listing_id))
+    assert "Removed from your saved papers" in gone.text and "Nothing saved yet" in gone.text
+    assert bot.saved_papers(subscriber_id=ada_subscription(bot).subscriber_id) == []
 
 
 def test_bad_links_get_a_friendly_page_with_a_4xx(

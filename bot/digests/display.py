@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.records import DigestEntry, DigestView, ListingView
+from bot.records import DigestEntry, DigestView, ListingView, Recommendation
 
 __all__ = [
     "format_authors",
@@ -22,9 +22,11 @@ __all__ = [
     "paper_url",
     "format_day",
     "format_range",
+    "header_range",
     "subject",
     "top_labels",
     "entry_date",
+    "moved_note",
 ]
 
 SOURCE_NAMES = {
@@ -91,10 +93,22 @@ def format_range(start: datetime, end: datetime, timezone: str) -> str:
     """The digest window as dates: `Sun 22 – Mon 23 Nov 2026`, `28 Nov – 5 Dec 2026`."""
     zone = ZoneInfo(timezone)
     first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() == last.date():
+        return f"{last:%a} {last.day} {last:%b %Y}"
     head = f"{first:%a} {first.day}"
     if (first.year, first.month) != (last.year, last.month):
         head += f" {first:%b}" + (f" {first.year}" if first.year != last.year else "")
     return f"{head} – {last:%a} {last.day} {last:%b %Y}"
+
+
+def header_range(view: DigestView, timezone: str) -> str:
+    """What the digest's header says it covers: its window, or, when the papers shown were published
+    well before it (a back catalogue, like the demo's bundled sample), their publication dates; a
+    window of today over papers from last year would describe nothing the reader sees."""
+    published = [e.listing.published for e in view.entries if e.listing.published]
+    if published and min(published) < view.period_start - timedelta(days=2):
+        return "Papers published " + format_range(min(published), max(published), timezone)
+    return format_range(view.period_start, view.period_end, timezone)
 
 
 def top_labels(view: DigestView, *, limit: int = 3) -> list[str]:
@@ -117,3 +131,20 @@ def subject(view: DigestView, *, weekly: bool = False, limit: int = 90) -> str:
 
 def entry_date(entry: DigestEntry) -> datetime:
     return entry.listing.published or entry.listing.first_seen
+
+
+def moved_note(items: Sequence[Recommendation], position: int) -> str | None:
+    """Why the paper at `position` (1-based) is shown below a lower score, in words; None if it is not."""
+    item = items[position - 1]
+    if item.moved is None:
+        return None
+    move = item.moved
+    head = f"#{position} ({item.score:.3f}) comes after #{move.below} ({items[move.below - 1].score:.3f})"
+    if move.cause == "diversity":
+        return (
+            f"{head} for variety: it is close to #{move.near} (cosine {move.cosine:.2f}), "
+            "and a paper close to one already picked gives up part of its score"
+        )
+    label = items[move.below - 1].interest_label
+    interest = f'"{label}"' if label else "another interest"
+    return f"{head}: #{move.below} fills a slot kept for {interest}, so that each interest gets papers"

@@ -295,7 +295,7 @@ def run_due(
     at a time (`run_chunk`) against one pool of listings loaded for the run."""
     now = now or datetime.now(UTC)
     due = []
-    for subscription in bot.subscriptions(active_only=True):
+    for subscription in bot.subscriptions(active_only=True, now=now):
         period = latest_period(subscription, now=now)
         found = store.find(bot.engine, subscription.id, period.key)
         if found is None or found.status == "claimed":  # not settled: sent, empty or failed

@@ -24,13 +24,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, bindparam, insert, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.digests.period import Period, next_send_after
 from bot.errors import NotFound
-from bot.records import DigestEntry, DigestView, JobRef, ListingView, Recommendation, SubscriptionView
-from bot.subscribers import subscription_view
-from bot.vocab import parse_digest_status
+from bot.records import (
+    DigestEntry,
+    DigestView,
+    JobRef,
+    LastDigest,
+    ListingView,
+    Recommendation,
+    SubscriptionView,
+)
+from bot.subscribers import resume_ended_pauses, subscription_view
+from bot.vocab import DigestStatus, ViewStatus, parse_digest_status
 from storage import models
 from storage.db import session_scope
 
@@ -50,6 +58,7 @@ __all__ = [
     "digest_view",
     "preview_view",
     "entry",
+    "last_digest",
     "INTERRUPTED",
 ]
 
@@ -165,7 +174,7 @@ def finish(
     engine: Engine,
     held: Claim,
     *,
-    status: str,
+    status: DigestStatus,
     error: str | None = None,
     sent_at: datetime | None = None,
     message_ref: str | None = None,
@@ -272,9 +281,11 @@ def _set_due(session: Session, plans: Sequence[tuple[int, datetime]], *, planned
 def take_due(engine: Engine, *, now: datetime, lease: timedelta = LEASE) -> list[int]:
     """Active subscriptions due at `now`, oldest first; each is pushed `lease` ahead in the same
     transaction, so it is handed on once and looked at again if the run it was handed to never ends.
+    Pauses that ended by `now` are resumed first, so both modes resume them on time.
     On PostgreSQL rows another tick holds are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
     sub = models.Subscription
     with session_scope(engine) as session:
+        resume_ended_pauses(session, now=now)
         _plan_new(session)
         ids = [
             sub_id
@@ -343,7 +354,8 @@ def digest_view(
             )
             for item, listing, label in rows
         )
-        return _view(digest_id, digest.status, subscriber, interests, entries, period, subscription)
+        status = parse_digest_status(digest.status)
+        return _view(digest_id, status, subscriber, interests, entries, period, subscription)
 
 
 def preview_view(
@@ -368,7 +380,7 @@ def preview_view(
 
 def _view(
     digest_id: int,
-    status: str,
+    status: ViewStatus,
     subscriber: models.Subscriber,
     interests: tuple[str, ...],
     entries: tuple[DigestEntry, ...],
@@ -388,7 +400,7 @@ def _view(
         period_end=period.end,
         interests=interests,
         entries=entries,
-        status=parse_digest_status(status),
+        status=status,
     )
 
 
@@ -411,3 +423,18 @@ def entry(engine: Engine, item_id: int) -> DigestEntry:
             reason=item.reason,
             interest_label=None,
         )
+
+
+def last_digest(engine: Engine, subscriber_id: int) -> LastDigest | None:
+    """The subscriber's last digest that delivered papers, and how many listings were first seen after
+    it; None when none was ever sent."""
+    with session_scope(engine) as session:
+        sent_at = session.exec(
+            select(func.max(models.Digest.sent_at))
+            .join(models.Subscription, col(models.Subscription.id) == col(models.Digest.subscription_id))
+            .where(models.Subscription.subscriber_id == subscriber_id, models.Digest.status == "sent")
+        ).one()
+        if sent_at is None:
+            return None
+        since = select(func.count()).where(col(models.Listing.first_seen) > sent_at)
+        return LastDigest(sent_at, int(session.exec(since).one()))

@@ -27,7 +27,7 @@ import httpx
 
 from bot.errors import FetchError
 
-__all__ = ["FetchResult", "fetch", "USER_AGENT", "MAX_BYTES", "MAX_WAIT", "COURTESY_DELAYS"]
+__all__ = ["FetchResult", "fetch", "local_path", "USER_AGENT", "MAX_BYTES", "MAX_WAIT", "COURTESY_DELAYS"]
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +228,17 @@ def _server_said(body: bytes) -> str:
     return f" (the server said: {message})" if message else ""
 
 
-def _read_file(spec: str, *, last_modified: str | None, max_bytes: int) -> FetchResult:
+def local_path(spec: str) -> Path | None:
+    """The file a path or file:// URL names; None for anything with another scheme (http, https)."""
     parts = urlsplit(spec)
-    path = Path(url2pathname(parts.path)) if parts.scheme.lower() == "file" else Path(spec).expanduser()
+    if parts.scheme.lower() == "file":
+        return Path(url2pathname(parts.path))
+    return None if "://" in spec else Path(spec).expanduser()
+
+
+def _read_file(spec: str, *, last_modified: str | None, max_bytes: int) -> FetchResult:
+    path = local_path(spec)
+    assert path is not None  # fetch() sends only paths and file:// URLs here
     try:
         stat = path.stat()
     except FileNotFoundError:

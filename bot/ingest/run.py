@@ -67,7 +67,7 @@ def ingest_source(
             timeout=timeout,
         )
         if result.not_modified:
-            listings, family = [], source.kind
+            listings, family = sources.Listings(), source.kind
         else:
             family = sources.detect(result.content, url=url, content_type=result.content_type)
             listings = sources.FAMILIES[family].parse(result.content)
@@ -80,7 +80,12 @@ def ingest_source(
         row = _row(session, url)
         row.kind, row.last_success_at, row.last_error = family, now, None
         row.etag, row.last_modified = result.etag or row.etag, result.last_modified or row.last_modified
-        row.last_counts = {"new": counts.new, "updated": counts.updated, "duplicate": counts.duplicate}
+        row.last_counts = {
+            "new": counts.new,
+            "updated": counts.updated,
+            "duplicate": counts.duplicate,
+            "skipped": listings.skipped,
+        }
         session.add(row)
     status: SourceStatus = "not_modified" if result.not_modified else "ok"
     report = SourceReport(
@@ -90,5 +95,8 @@ def ingest_source(
         new=counts.new,
         updated=counts.updated,
         duplicate=counts.duplicate,
+        skipped=listings.skipped,
     )
+    if listings.skipped:
+        log.warning("source %s: skipped %d records that could not be read (no title)", url, listings.skipped)
     return report, counts.touched

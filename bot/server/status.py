@@ -18,8 +18,8 @@ from rich.table import Table
 
 from bot import reports
 from bot.digests.period import next_send_after
-from bot.records import QueueCounts, SubscriptionView
-from bot.reports import DigestStatus, SourceStatus
+from bot.records import QueueCounts, SourceView, SubscriptionView
+from bot.reports import DigestStatus
 from bot.service import Paperbot
 
 __all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
@@ -43,7 +43,7 @@ class SubscriptionStatus:
 @dataclass(frozen=True)
 class Status:
     now: datetime
-    sources: tuple[SourceStatus, ...]
+    sources: tuple[SourceView, ...]  # the configured ones (`sources list --all` shows the rest)
     subscriptions: tuple[SubscriptionStatus, ...]
     recent_digests: tuple[DigestStatus, ...]
     failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
@@ -85,9 +85,8 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     subscriptions = tuple(
         _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
     )
-    return Status(
-        now, reports.sources(bot), subscriptions, digests.recent, digests.failing, reports.queue_counts(bot)
-    )
+    sources, queue = tuple(bot.list_sources()), reports.queue_counts(bot)
+    return Status(now, sources, subscriptions, digests.recent, digests.failing, queue)
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
@@ -101,7 +100,7 @@ def render_status(status: Status, console: Console) -> None:
         error = f"{_when(s.last_error_at)}: {s.last_error}" if s.last_error else ""
         sources.add_row(
             str(s.id),
-            s.url + ("" if s.enabled else " (not configured)"),
+            s.url + ("" if s.enabled else " (PAPERBOT_SOURCES)"),
             s.kind or "",
             _when(s.last_success_at),
             error,

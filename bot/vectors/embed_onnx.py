@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OnnxModel", "export"]
 
+log = logging.getLogger(__name__)
+
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -146,6 +148,8 @@ class OnnxModel:
             cache_dir / f"{model_dir.name}-{'int8' if int8 else 'fp32'}-{_fingerprint(model_dir, int8)}.onnx"
         )
         if not path.exists():
+            # A warning so that the CLI shows it: this one run takes half a minute, later ones do not.
+            log.warning("exporting the embedding model to ONNX once, about 30 s; later runs load %s", path)
             export(model_dir, path, int8=int8)
         self._session = self._open(path, model_dir, int8)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))

@@ -32,6 +32,7 @@ from bot.service import Paperbot
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
+from tests.conftest import REPO
 from tests.factories import make_bot
 from tests.slack.fake_slack import TEAM_ID, FakeSlack
 from tests.slack.helpers import due_schedule, run_digest_now
@@ -201,6 +202,21 @@ def test_private_and_loopback_source_urls_are_refused(url: str) -> None:
 def test_public_source_urls_pass() -> None:
     for url in ("https://rss.arxiv.org/rss/cs.LG", "http://93.184.216.34/feed", "https://[2606:4700::1]/x"):
         assert check_public_url(url, resolve=_resolve) == url
+
+
+def test_only_the_operator_adds_sources_and_private_urls_are_their_choice(tmp_path: Path) -> None:
+    """The README said private and loopback URLs were refused, yet nothing called the check: the
+    README now says what the code does, and this holds both to it."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "A loopback or private URL there is the operator's choice" in readme
+    assert "are refused by `bot.ingest.sources.check_public_url`" not in readme
+    shared_front_ends = [*(REPO / "bot" / "channels").rglob("*.py"), *(REPO / "bot" / "server").rglob("*.py")]
+    assert [p.name for p in shared_front_ends if "add_source" in p.read_text()] == []
+    bot = make_bot(tmp_path / "data")
+    try:
+        assert bot.add_source(spec="http://127.0.0.1:8080/feed.xml").enabled
+    finally:
+        bot.close()
 
 
 # ---- email tokens -----------------------------------------------------------------------------------

@@ -255,3 +255,22 @@ def test_settings_prefills_the_modal_and_moving_the_delivery_pauses_the_old_one(
     assert [i.label for i in bot.subscriber(subscriber_id=subscriber_id).interests] == [
         "graph neural networks"
     ]
+
+
+def test_saving_the_settings_modal_keeps_the_digest_size_it_does_not_show(
+    slack: SlackSender, fake_slack: FakeSlack, bot: Paperbot
+) -> None:
+    subscriber_id = subscribed(bot, user="U0ALICE")
+    (sub,) = bot.subscriber(subscriber_id=subscriber_id).subscriptions
+    bot.update_subscription(sub.id, size=8, always_send=True)
+    slack.command("settings")
+    view = fake_slack.wait_for("views.open")[0].body["view"]
+    assert slack.view_submission(view, modal_values(interests="", time="06:15")).text == ""
+    fake_slack.wait_for("chat.postEphemeral")
+    (saved,) = bot.subscriber(subscriber_id=subscriber_id).subscriptions
+    assert (saved.send_time, saved.frequency, saved.digest_size, saved.always_send) == (
+        "06:15",
+        "weekdays",
+        8,
+        True,
+    )

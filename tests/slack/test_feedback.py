@@ -164,3 +164,20 @@ def test_a_refused_delivery_shows_its_reason_in_app_home(
     slack.event({"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"})
     home = str(fake_slack.wait_for("views.publish")[0].body["view"]["blocks"])
     assert "failed (the Slack app behind PAPERBOT_SLACK_BOT_TOKEN was uninstalled" in home
+
+
+def test_app_home_lists_saved_papers_and_removes_one(
+    slack: SlackSender, fake_slack: FakeSlack, bot: Paperbot
+) -> None:
+    subscriber_id, (post,) = deliver(bot, fake_slack, user="U0ALICE")
+    buttons = post.body["blocks"][2]
+    slack.click(message(post), "D0ALICE", {**buttons["elements"][2], "block_id": buttons["block_id"]})
+    eventually(lambda: votes(bot, subscriber_id) == {"save": 1})
+    (paper,) = bot.saved_papers(subscriber_id=subscriber_id)
+    slack.event({"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"})
+    blocks = fake_slack.wait_for("views.publish")[0].body["view"]["blocks"]
+    (row,) = [b for b in blocks if b.get("accessory", {}).get("action_id") == "home:remove_saved"]
+    assert row["accessory"]["value"] == str(paper.id) and "Saved papers" in str(blocks)
+    slack.home_click({"action_id": "home:remove_saved", "value": str(paper.id)})
+    after = fake_slack.wait_for("views.publish", 2)[1].body["view"]["blocks"]
+    assert bot.saved_papers(subscriber_id=subscriber_id) == [] and "None yet: 🔖 Save" in str(after)

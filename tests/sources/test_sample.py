@@ -39,6 +39,11 @@ def test_sample_reads_back_into_321_papers() -> None:
     assert len({listing.source_id for listing in listings}) == 321
     assert all(listing.source_id and listing.source_id.startswith("tag:paperbot,2025-01-06:seed-")
                for listing in listings)
+    # the seed has no URLs: each paper opens as a search for its exact title
+    assert all(
+        listing.abs_url and listing.abs_url.startswith("https://www.semanticscholar.org/search?q=%22")
+        for listing in listings
+    )
     dates = [listing.published for listing in listings]
     assert all(date is not None and date.tzinfo is not None for date in dates)
     assert max(d for d in dates if d).isoformat() == "2025-01-06T09:00:00+00:00"

@@ -9,6 +9,9 @@ Replay rules (see docs in `bot/channels/email/pages.py`):
   one token). Re-posting is harmless: the same vote is "already recorded", the last vote wins.
 - unsubscribe: each token carries a nonce and acts at most once. Its key is stored in ProcessedEvent;
   a used token whose subscription was re-activated since is refused (410) instead of unsubscribing again.
+- manage: the token opens the settings page as often as the reader likes (GET changes nothing). Every
+  form on the page carries a form token (the CSRF value): signed for this subscription, short-lived,
+  with a nonce that acts once, so a forged, stale or replayed POST changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "FeedbackToken",
     "UnsubscribeToken",
     "ManageToken",
+    "FormToken",
     "Links",
     "unsubscribe_mailto",
 ]
@@ -42,6 +46,7 @@ MAX_AGE = {
     "feedback": timedelta(days=60),
     "unsubscribe": timedelta(days=365),
     "manage": timedelta(days=60),
+    "form": timedelta(hours=12),  # a settings page left open overnight asks for a reload, not more
 }
 
 
@@ -66,6 +71,19 @@ class UnsubscribeToken:
 @dataclass(frozen=True)
 class ManageToken:
     subscription_id: int
+
+
+@dataclass(frozen=True)
+class FormToken:
+    """The CSRF value of one rendered settings page: names its subscription, acts once."""
+
+    subscription_id: int
+    nonce: str
+
+    @property
+    def key(self) -> str:
+        """The ProcessedEvent key that marks this form as submitted."""
+        return f"form:{self.subscription_id}:{self.nonce}"
 
 
 @lru_cache(maxsize=64)
@@ -154,6 +172,24 @@ class Links:
             case [int(subscription_id)]:
                 return ManageToken(subscription_id=subscription_id)
         raise TokenError("This settings link is not valid. Open it again from the email.")
+
+    def form_token(self, *, subscription_id: int, now: datetime) -> str:
+        return self.dumps("form", [subscription_id, secrets.token_hex(8)], now=now)
+
+    def read_form(self, token: str, *, subscription_id: int, now: datetime) -> FormToken:
+        """The form token of a POST to `subscription_id`'s settings; TokenError when it is missing,
+        forged, or made for another subscription; ExpiredToken when the page is too old."""
+        refused = "This form is not valid (it did not come from your settings page). Reload the page."
+        try:
+            payload = self.loads("form", token, now=now) if token else None
+        except ExpiredToken:
+            raise ExpiredToken("This page was open too long. Reload the page and try again.") from None
+        except TokenError:
+            raise TokenError(refused) from None
+        match payload:
+            case [int(owner), str(nonce)] if owner == subscription_id:
+                return FormToken(subscription_id=owner, nonce=nonce)
+        raise TokenError(refused)
 
     # ---- URLs --------------------------------------------------------------------------------
 

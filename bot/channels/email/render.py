@@ -21,7 +21,7 @@ from bot.digests.display import (
     entry_date,
     format_authors,
     format_day,
-    format_range,
+    header_range,
     paper_url,
     snippet,
     source_label,
@@ -120,7 +120,7 @@ def render_email(
     context = {
         "subject": subject(view, weekly=subscription.frequency == "weekly"),
         "name": view.subscriber_name,
-        "range": format_range(view.period_start, view.period_end, tz),
+        "range": header_range(view, tz),
         "since": format_day(view.period_start, tz),
         "interests": view.interests,
         "items": [

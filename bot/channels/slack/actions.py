@@ -58,6 +58,15 @@ def register(app: App, bot: Paperbot) -> None:
                 bot.remove_interest(subscriber_id=profile.id, interest_id=int(action["value"]))
         publish_home(bot, client, user_id)
 
+    @app.action("home:remove_saved")
+    def remove_saved(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        profile = bot.find_subscriber(slack_user_id=user_id)
+        if profile is not None:  # a second click on a stale Home tab removes nothing, harmlessly
+            bot.remove_saved(subscriber_id=profile.id, listing_id=int(action["value"]))
+        publish_home(bot, client, user_id)
+
     @app.action(re.compile(r"^home:(pause|resume)$"))
     def toggle(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()

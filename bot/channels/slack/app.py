@@ -1,7 +1,9 @@
 """The slack-bolt App (HTTP mode, or Socket Mode with an app-level token) and its Starlette route.
 
-Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack; bolt
-verifies the signature and timestamp (401 otherwise) before any listener runs.
+Events, slash commands and interactivity all arrive at POST /slack/events, signed by Slack. The
+signature and timestamp are checked on the raw bytes before anything parses the body: a request
+that fails gets 401 and one log line, whatever it carries (bolt would parse first and crash with a
+500 on a malformed body). Bolt checks again before any listener runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,9 +57,13 @@ def _log_error(error: Exception, body: dict[str, Any]) -> None:
 def _bolt_app(client: WebClient, secret: str) -> App:
     """A bolt App whose token is checked now (auth.test): a wrong token stops paperbot at start
     with a clear message. If Slack cannot be reached, the check waits for the first request, so
-    the rest of paperbot (email, scheduler) still starts."""
+    the rest of paperbot (email, scheduler) still starts.
+
+    The app is named after our own logger: on every request bolt copies its base logger's level onto
+    the logger called like the app, and under the name "paperbot" that reset the whole `paperbot.*`
+    tree to NOTSET, silencing every INFO line after the first Slack request."""
     try:
-        return App(client=client, signing_secret=secret, name="paperbot", logger=log)
+        return App(client=client, signing_secret=secret, name=log.name, logger=log)
     except BoltError as exc:
         raise ConfigError(
             f"Slack refused PAPERBOT_SLACK_BOT_TOKEN ({exc}); docs/slack.md shows where to copy it"
@@ -66,7 +73,7 @@ def _bolt_app(client: WebClient, secret: str) -> App:
         return App(
             client=client,
             signing_secret=secret,
-            name="paperbot",
+            name=log.name,
             logger=log,
             token_verification_enabled=False,
         )
@@ -85,14 +92,33 @@ def create_slack_app(bot: Paperbot, *, client: WebClient | None = None, socket_m
     return app
 
 
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Any) -> bool:
+    """Whether `body` carries Slack's valid, fresh (5 minutes) signature; never raises."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    # SignatureVerifier would raise on a timestamp that is not a number.
+    return timestamp.isdigit() and verifier.is_valid(body, timestamp, signature)
+
+
 def slack_routes(bot: Paperbot, *, client: WebClient | None = None) -> list[Route]:
     """Mount in the web app: `Starlette(routes=[*slack_routes(bot), ...])`."""
     app = create_slack_app(bot, client=client)
+    assert bot.settings.slack_signing_secret is not None  # create_slack_app refuses HTTP mode without
+    verifier = SignatureVerifier(bot.settings.slack_signing_secret.get_secret_value())
 
     async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        peer = request.client.host if request.client else "?"
+        if not signed_by_slack(verifier, body, request.headers):
+            log.warning("slack: refused a request from %s without a valid, fresh signature (401)", peer)
+            return Response(status_code=401)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (UnicodeDecodeError, ValueError):  # signed, so from Slack, yet unreadable
+            log.warning("slack: a signed request from %s has a body that cannot be parsed (400)", peer)
+            return Response(status_code=400)
         # bolt's Starlette adapter dispatches on the event loop; listeners block (database, Web API),
         # so dispatch in a worker thread and keep the loop free for other requests.
-        bolt_request = to_bolt_request(request, await request.body())
         return to_starlette_response(await run_in_threadpool(app.dispatch, bolt_request))
 
     return [Route(EVENTS_PATH, endpoint, methods=["POST"])]

@@ -74,7 +74,7 @@ def _interests(ctx: Ctx) -> None:
     assert ctx.scope.profile is not None
     if action == "add" and arg.strip():
         ctx.reply(f"Adding to {ctx.scope.owner}…")  # embedding comes after
-        view = ctx.bot.add_interest(subscriber_id=subscriber_id, text=arg)
+        [view] = ctx.bot.add_interest(subscriber_id=subscriber_id, text=arg)  # text: exactly one
         ctx.reply(f"Added interest {view.label!r} to {ctx.scope.owner}.")
     elif action == "remove" and arg.strip().isdigit() and 0 < int(arg) <= len(ctx.scope.profile.interests):
         interest = ctx.scope.profile.interests[int(arg) - 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from slack_sdk import WebClient
@@ -20,12 +21,13 @@ from slack_sdk.models.views import View
 from bot.channels.slack.blocks import escape
 from bot.channels.slack.text import schedule_line
 from bot.digests.period import latest_period
-from bot.records import SubscriberView, SubscriptionView
+from bot.records import ListingView, SubscriberView, SubscriptionView
 from bot.service import Paperbot
 
-__all__ = ["home_view", "latest_digests", "publish_home", "SHOWN_INTERESTS"]
+__all__ = ["home_view", "latest_digests", "publish_home", "SHOWN_INTERESTS", "SHOWN_SAVED"]
 
 SHOWN_INTERESTS = 25  # App Home allows 100 blocks
+SHOWN_SAVED = 20
 
 
 def latest_digests(bot: Paperbot, profile: SubscriberView) -> dict[int, str]:
@@ -62,7 +64,27 @@ def _interests(profile: SubscriberView) -> list[Block]:
     return blocks
 
 
-def home_view(profile: SubscriberView | None, latest: dict[int, str]) -> View:
+def _saved(saved: Sequence[ListingView]) -> list[Block]:
+    """The reading list: 🔖 papers, newest first, each with a Remove button."""
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text="*Saved papers*"))]
+    for paper in saved[:SHOWN_SAVED]:
+        title = escape(paper.title[:200])
+        text = f"<{paper.abs_url}|{title}>" if paper.abs_url else title
+        remove = ButtonElement(text="Remove", action_id="home:remove_saved", value=str(paper.id))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text), accessory=remove))
+    if len(saved) > SHOWN_SAVED:
+        more = f"… and {len(saved) - SHOWN_SAVED} more: `paperbot saved` lists them all"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+    if not saved:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text="None yet: 🔖 Save under a paper adds it.")])
+        )
+    return blocks
+
+
+def home_view(
+    profile: SubscriberView | None, latest: dict[int, str], saved: Sequence[ListingView] = ()
+) -> View:
     """The Home tab of one person (channel profiles are managed with /papers in the channel)."""
     blocks: list[Block] = [HeaderBlock(text="Your paper digest")]
     if profile is None:
@@ -78,6 +100,7 @@ def home_view(profile: SubscriberView | None, latest: dict[int, str]) -> View:
     paused = any(not s.active for s in profile.subscriptions)
     toggle = ("Resume", "home:resume") if paused else ("Pause", "home:pause")
     blocks += _interests(profile)
+    blocks += _saved(saved)
     blocks += [
         DividerBlock(),
         SectionBlock(text=MarkdownTextObject(text=f"*Deliveries*\n{deliveries}")),
@@ -102,4 +125,5 @@ def home_view(profile: SubscriberView | None, latest: dict[int, str]) -> View:
 def publish_home(bot: Paperbot, client: WebClient, user_id: str) -> None:
     profile = bot.find_subscriber(slack_user_id=user_id)
     latest = latest_digests(bot, profile) if profile else {}
-    client.views_publish(user_id=user_id, view=home_view(profile, latest))
+    saved = bot.saved_papers(subscriber_id=profile.id) if profile else []
+    client.views_publish(user_id=user_id, view=home_view(profile, latest, saved))

@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 from bot.channels.slack.scope import Scope, main_subscription
 from bot.channels.slack.text import WEEKDAYS, check_text, is_channel_id
 from bot.errors import InvalidInput
-from bot.inputs import Schedule
+from bot.inputs import Schedule, ScheduleChange
 from bot.vocab import parse_frequency
 
 __all__ = [
@@ -72,7 +72,7 @@ class ModalState:
 class Submission:
     interests: tuple[str, ...]
     seeds: tuple[str, ...]
-    schedule: Schedule
+    schedule: ScheduleChange  # what the modal asks; the digest size and always-send stay as they are
     delivery: str  # dm | channel | email
     email: str | None
 
@@ -208,7 +208,7 @@ def _lines(values: dict[str, Any], block_id: str, what: str, errors: dict[str, s
     return lines
 
 
-def _schedule(values: dict[str, Any], errors: dict[str, str]) -> Schedule | None:
+def _schedule(values: dict[str, Any], errors: dict[str, str]) -> ScheduleChange | None:
     send_time = _value(values, "time") or "08:00"
     timezone = _value(values, "timezone").strip() or "UTC"
     frequency = _value(values, "frequency") or "daily"
@@ -225,7 +225,7 @@ def _schedule(values: dict[str, Any], errors: dict[str, str]) -> Schedule | None
             errors[block_id] = exc.message
     if errors:
         return None
-    return Schedule(
+    return ScheduleChange(
         frequency=parse_frequency(frequency), send_time=send_time, timezone=timezone, weekday=weekday
     )
 

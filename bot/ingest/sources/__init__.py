@@ -18,12 +18,22 @@ from typing import Protocol
 
 from bot.errors import FeedFormatError
 from bot.ingest.sources import arxiv_api, arxiv_rss, biorxiv, hf_daily, pubmed, rss, s2
+from bot.ingest.sources._common import Listings
 from bot.ingest.sources.listing import Listing
 from bot.ingest.sources.public import check_public_url
 from bot.ingest.sources.shortcuts import resolve_source
 from bot.ingest.sources.sniff import Sample, sniff, where
 
-__all__ = ["FAMILIES", "FeedFamily", "Listing", "check_public_url", "detect", "parse", "resolve_source"]
+__all__ = [
+    "FAMILIES",
+    "FeedFamily",
+    "Listing",
+    "Listings",
+    "check_public_url",
+    "detect",
+    "parse",
+    "resolve_source",
+]
 
 
 _ERROR_KEYS = ("error", "message", "detail")
@@ -32,7 +42,7 @@ _ERROR_KEYS = ("error", "message", "detail")
 class FeedFamily(Protocol):
     """What a feed family module provides."""
 
-    def parse(self, data: bytes) -> list[Listing]: ...
+    def parse(self, data: bytes) -> Listings: ...
 
     def claims(self, sample: Sample) -> bool: ...
 
@@ -57,7 +67,7 @@ def detect(data: bytes, *, url: str | None = None, content_type: str | None = No
     raise FeedFormatError(_unrecognised(sample))
 
 
-def parse(data: bytes, *, url: str | None = None, content_type: str | None = None) -> list[Listing]:
+def parse(data: bytes, *, url: str | None = None, content_type: str | None = None) -> Listings:
     """Detect the family of `data` and parse it; FeedFormatError messages name `url`."""
     family = detect(data, url=url, content_type=content_type)
     try:

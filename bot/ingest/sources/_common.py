@@ -14,6 +14,7 @@ from bot.ingest.sources.ids import canonical_id, clean_text, normalise_doi, pars
 from bot.ingest.sources.listing import Listing
 
 __all__ = [
+    "Listings",
     "MAX_ABSTRACT",
     "MAX_TITLE",
     "make_listing",
@@ -91,22 +92,34 @@ def make_listing(
     )
 
 
-def dedupe(listings: Iterable[Listing | None]) -> list[Listing]:
-    """Drop Nones and collapse records of the same paper, keeping the richer one in first-seen order.
+class Listings(list[Listing]):
+    """A feed's listings, and how many of its records could not be read (`skipped`: no title, or
+    not a record at all), so ingest can say so instead of dropping them silently."""
+
+    skipped: int = 0
+
+
+def dedupe(listings: Iterable[Listing | None]) -> Listings:
+    """Drop Nones (records that could not be read, counted in `skipped`) and collapse records of the
+    same paper, keeping the richer one in first-seen order.
 
     Records identified only by their title are kept apart when the source gives them different ids
     (Semantic Scholar recommends distinct papers called "News & Resources").
     """
     kept: dict[tuple[str, str | None], Listing] = {}
+    skipped = 0
     for listing in listings:
         if listing is None:
+            skipped += 1
             continue
         key = canonical_id(arxiv_id=listing.arxiv_id, doi=listing.doi, title=listing.title)
         slot = (key, listing.source_id if key.startswith("title:") else None)
         previous = kept.get(slot)
         if previous is None or _richness(listing) > _richness(previous):
             kept[slot] = listing
-    return list(kept.values())
+    result = Listings(kept.values())
+    result.skipped = skipped
+    return result
 
 
 def http_url(value: str | None) -> str | None:

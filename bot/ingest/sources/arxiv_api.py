@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 from bot.errors import FeedFormatError
 from bot.ingest.sources._common import (
+    Listings,
     arxiv_pdf_url,
     dedupe,
     first_arxiv_id,
@@ -38,7 +39,7 @@ def claims(sample: Sample) -> bool:
     )
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from an API response; FeedFormatError if arXiv reports an error instead."""
     root = parse_xml(data)
     if local_name(root.tag) != "feed":

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from bot.errors import FeedFormatError
 from bot.ingest.sources._common import (
+    Listings,
     arxiv_pdf_url,
     dedupe,
     first_arxiv_id,
@@ -54,7 +55,7 @@ def claims(sample: Sample) -> bool:
     )
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from either arXiv RSS format."""
     root = parse_xml(data)
     kind = local_name(root.tag)

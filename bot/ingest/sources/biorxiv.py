@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from bot.errors import FeedFormatError
-from bot.ingest.sources._common import dedupe, load_json, make_listing, parse_datetime, str_field
+from bot.ingest.sources._common import Listings, dedupe, load_json, make_listing, parse_datetime, str_field
 from bot.ingest.sources._xml import NS, local_name, parse_xml, text_of
 from bot.ingest.sources.ids import normalise_doi
 from bot.ingest.sources.listing import Listing
@@ -46,7 +46,7 @@ def claims(sample: Sample) -> bool:
     return bool(_SERVERS_RE.search(sample.head)) or sample.url_host_endswith("biorxiv.org", "medrxiv.org")
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from a subject RSS feed or a details JSON page."""
     if data.lstrip()[:1] in (b"{", b"["):
         return _parse_details(load_json(data))
@@ -98,11 +98,11 @@ def _rss_item(item: ET.Element, categories: list[str]) -> Listing | None:
     )
 
 
-def _parse_details(value: Any) -> list[Listing]:
+def _parse_details(value: Any) -> Listings:
     if not isinstance(value, dict) or not isinstance(value.get("collection"), list):
         messages = value.get("messages") if isinstance(value, dict) else None
         raise FeedFormatError(f"the bioRxiv API returned no `collection` (messages: {messages!r})")
-    return dedupe(_record(record) for record in value["collection"] if isinstance(record, dict))
+    return dedupe(_record(record) if isinstance(record, dict) else None for record in value["collection"])
 
 
 def _record(record: dict[str, Any]) -> Listing | None:

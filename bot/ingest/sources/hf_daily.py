@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.errors import FeedFormatError
 from bot.ingest.sources._common import (
+    Listings,
     arxiv_pdf_url,
     dedupe,
     dict_field,
@@ -38,12 +39,12 @@ def claims(sample: Sample) -> bool:
     return isinstance(first, dict) and isinstance(first.get("paper"), dict)
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from a daily papers response."""
     value = load_json(data)
     if not isinstance(value, list):
         raise FeedFormatError("expected the Hugging Face daily papers JSON array")
-    return dedupe(_item(item) for item in value if isinstance(item, dict))
+    return dedupe(_item(item) if isinstance(item, dict) else None for item in value)
 
 
 def _item(item: dict[str, Any]) -> Listing | None:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from urllib.parse import unquote
 
-__all__ = ["parse_arxiv_id", "normalise_doi", "title_key", "canonical_id", "clean_text"]
+__all__ = ["parse_arxiv_id", "normalise_doi", "title_key", "canonical_id", "paper_keys", "clean_text"]
 
 # New-style ids (0704.0001 onwards) and old-style "archive[.SUBJ]/YYMMNNN" ids.
 _NEW_ID = r"\d{4}\.\d{4,5}"
@@ -98,6 +98,28 @@ def canonical_id(*, arxiv_id: str | None = None, doi: str | None = None, title: 
     if title and clean_text(title):
         return f"title:{title_key(title)}"
     raise ValueError("a paper needs an arXiv id, a DOI or a title to be identified")
+
+
+def paper_keys(*, arxiv_id: str | None = None, doi: str | None = None, title: str | None = None) -> set[str]:
+    """Every key one copy of a paper can be recognised by: "arxiv:<id>", "doi:<doi>", "title:<hash>".
+
+    Two copies are the same paper when they share any key, so a journal version (DOI) and its preprint
+    (arXiv id) with the same title match, unlike with `canonical_id`, which keeps only the first.
+
+    >>> sorted(paper_keys(arxiv_id="2404.12345v2", doi="10.1000/XYZ", title="A Title"))
+    ['arxiv:2404.12345', 'doi:10.1000/xyz', 'title:46a939301ca2b16d']
+    """
+    keys = set()
+    for candidate in (arxiv_id, doi):
+        parsed = parse_arxiv_id(candidate) if candidate else None
+        if parsed is not None:
+            keys.add(f"arxiv:{parsed[0]}")
+    normalised = normalise_doi(doi) if doi else None
+    if normalised is not None:
+        keys.add(f"doi:{normalised}")
+    if title and clean_text(title):
+        keys.add(f"title:{title_key(title)}")
+    return keys
 
 
 def clean_text(html_or_text: str) -> str:

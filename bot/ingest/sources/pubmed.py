@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import FeedFormatError
-from bot.ingest.sources._common import dedupe, load_json, make_listing
+from bot.ingest.sources._common import Listings, dedupe, load_json, make_listing
 from bot.ingest.sources._xml import local_name, parse_xml
 from bot.ingest.sources.listing import Listing
 from bot.ingest.sources.sniff import Sample
@@ -38,7 +38,7 @@ def claims(sample: Sample) -> bool:
     return sample.root in _ROOTS
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from efetch XML; FeedFormatError for esearch results and NCBI errors."""
     if data.lstrip()[:1] == b"{":
         value = load_json(data)

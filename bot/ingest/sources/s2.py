@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.errors import FeedFormatError
 from bot.ingest.sources._common import (
+    Listings,
     dedupe,
     dict_field,
     first_arxiv_id,
@@ -43,7 +44,7 @@ def claims(sample: Sample) -> bool:
     return _is_paper(value) or any(isinstance(value.get(key), list) for key in _LIST_KEYS)
 
 
-def parse(data: bytes) -> list[Listing]:
+def parse(data: bytes) -> Listings:
     """Listings from any of the shapes above."""
     return dedupe(_paper(paper) for paper in _papers(load_json(data)))
 

@@ -5,7 +5,7 @@ Existing subscriptions get NULL: the first tick plans them from their created_at
 most the latest missed period, as the old catch-up sweep did.
 
 Revision ID: c53a2f72d345
-Revises: c41d2e7b9a10
+Revises: d7e3a1f09b22
 Create Date: 2026-12-03 10:29:41.754889
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import storage.models
 
 revision: str = "c53a2f72d345"
-down_revision: str | None = "c41d2e7b9a10"
+down_revision: str | None = "d7e3a1f09b22"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

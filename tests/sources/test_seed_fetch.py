@@ -1,0 +1,114 @@
+"""Seed papers by arXiv id that are not stored are fetched from the arXiv API (`id_list`), here a loopback
+server answering with the real arXiv responses in ../shared/data/feeds, and with 404, 500 and silence."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from bot.errors import NotFound, SourceError
+from bot.service import Paperbot
+from tests.factories import make_bot
+
+ID_LIST = "arxiv_api_id_list_2ids_2026-04.atom.xml"  # id_list=0808.05394,1707.08567: one entry, 1707.08567
+EMPTY = "arxiv_api_empty_result_2026-04-12.atom.xml"
+
+
+class ArxivServer(ThreadingHTTPServer):
+    feeds: Path
+    asked: list[str]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ArxivServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        ids = parse_qs(url.query).get("id_list", [""])[0]
+        self.server.asked.append(f"{url.path}?{ids}")
+        match url.path:
+            case "/api/query":
+                name = ID_LIST if ids == "1707.08567" else EMPTY
+                status, body = 200, (self.server.feeds / name).read_bytes()
+            case "/broken/api/query":
+                status, body = 500, b"<html><body>Internal Server Error</body></html>"
+            case "/slow/api/query":
+                time.sleep(1.0)
+                status, body = 200, (self.server.feeds / ID_LIST).read_bytes()
+            case _:
+                status, body = 404, b"not here"
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # /slow: the client gave up
+            self.send_response(status)
+            self.send_header("Content-Type", "application/atom+xml" if status == 200 else "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+
+@pytest.fixture
+def arxiv(feeds_dir: Path) -> Iterator[ArxivServer]:
+    httpd = ArxivServer(("127.0.0.1", 0), Handler)
+    httpd.feeds, httpd.asked = feeds_dir, []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def bot_at(tmp_path: Path, arxiv: ArxivServer, path: str) -> Paperbot:
+    base = f"http://127.0.0.1:{arxiv.server_address[1]}{path}"
+    return make_bot(tmp_path / "data", fetch_timeout=0.3, arxiv_api_url=base)
+
+
+def test_an_unstored_arxiv_id_is_fetched_stored_and_used(tmp_path: Path, arxiv: ArxivServer) -> None:
+    bot = bot_at(tmp_path, arxiv, "/api/query")
+    try:
+        assert bot.fetch_seeds(["arXiv:1707.08567"]) == 1
+        (listing,) = bot.listings()
+        assert listing.arxiv_id == "1707.08567" and listing.title
+        assert bot.fetch_seeds(["1707.08567", str(listing.id)]) == 0  # stored now: not fetched again
+        assert arxiv.asked == ["/api/query?1707.08567"]
+    finally:
+        bot.close()
+
+
+def test_an_arxiv_id_arxiv_does_not_know_is_a_clear_not_found(tmp_path: Path, arxiv: ArxivServer) -> None:
+    bot = bot_at(tmp_path, arxiv, "/api/query")
+    try:
+        view = bot.subscribe(email="a@example.org")
+        with pytest.raises(
+            NotFound, match=r"'2401\.99999' is not in the database and was not found on arXiv"
+        ):
+            bot.add_interest(subscriber_id=view.id, seed_papers=["2401.99999"])
+        assert bot.subscriber(subscriber_id=view.id).interests == () and bot.count_listings() == 0
+    finally:
+        bot.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [("/gone/api/query", "404"), ("/broken/api/query", "500"), ("/slow/api/query", "timed out")],
+)
+def test_a_failed_fetch_is_one_clear_error_and_changes_nothing(
+    tmp_path: Path, arxiv: ArxivServer, path: str, says: str
+) -> None:
+    bot = bot_at(tmp_path, arxiv, path)
+    try:
+        with pytest.raises(
+            SourceError, match=rf"could not fetch seed paper '1707.08567' from arXiv \(.*{says}"
+        ):
+            bot.subscribe(email="a@example.org", seed_papers=["1707.08567"])
+        assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
+    finally:
+        bot.close()
