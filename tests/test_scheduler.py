@@ -262,6 +262,68 @@ def test_changes_made_by_any_process_are_seen_by_the_next_tick(bot: Paperbot) ->
     assert digests(bot, two) == []
 
 
+
+def due_at(bot: Paperbot, subscription_id: int) -> object:
+    with session_scope(bot.engine) as session:
+        row = session.get(models.Subscription, subscription_id)
+        assert row is not None
+        return row.next_due_at
+
+
+def test_a_schedule_change_replans_the_next_send_at_the_new_time(bot: Paperbot) -> None:
+    sub_id = add_subscription(bot, "re@example.org", send_time="08:00")
+    backdate(bot, MONDAY)
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    replay(scheduler, clock, MONDAY, utc(2026, 11, 23, 12, 0))
+    assert due_at(bot, sub_id) == utc(2026, 11, 24, 8, 0)
+
+    bot.update_subscription(sub_id, send_time="18:00", timezone="Asia/Tokyo")  # 09:00 UTC
+    fires = replay(scheduler, clock, utc(2026, 11, 23, 12, 0), utc(2026, 11, 25, 0, 0))
+    # The tick right after the change finds Monday (Tokyo's 2026-11-23) already sent and replans.
+    assert fires == [(utc(2026, 11, 23, 12, 0), sub_id), (utc(2026, 11, 24, 9, 0), sub_id)]
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-24"]
+
+    bot.update_subscription(sub_id, frequency=parse_frequency("weekly"), weekday=3)  # Thursdays
+    fires = replay(scheduler, clock, utc(2026, 11, 25, 0, 0), utc(2026, 11, 27, 0, 0))
+    scheduler.stop()
+    assert fires[-1] == (utc(2026, 11, 26, 9, 0), sub_id)
+    assert [d.period for d in digests(bot, sub_id)][-1] == "2026-W48"
+    assert due_at(bot, sub_id) == utc(2026, 12, 3, 9, 0)
+
+
+def test_a_pause_until_a_date_ends_at_the_next_tick_and_a_resume_replans(bot: Paperbot) -> None:
+    sub_id = add_subscription(bot, "pause@example.org", send_time="08:00")
+    backdate(bot, MONDAY)
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    replay(scheduler, clock, MONDAY, utc(2026, 11, 23, 12, 0))
+    bot.set_active(subscription_id=sub_id, active=False, until=utc(2026, 11, 25, 12, 0))
+
+    clock.now = utc(2026, 11, 24, 8, 0)  # paused: Tuesday's digest is not sent
+    scheduler.tick()
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23"]
+
+    clock.now = utc(2026, 11, 25, 12, 1)  # the pause ended: the tick resumes it and sends the catch-up once
+    scheduler.tick()
+    scheduler.tick()
+    assert bot.subscription(subscription_id=sub_id).active
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-25"]
+    assert due_at(bot, sub_id) == utc(2026, 11, 26, 8, 0)
+
+    bot.set_active(subscription_id=sub_id, active=False)  # paused by hand, then resumed by hand
+    clock.now = utc(2026, 11, 27, 8, 0)
+    scheduler.tick()
+    bot.set_active(subscription_id=sub_id, active=True)
+    assert due_at(bot, sub_id) is None  # planned afresh by the next tick
+    clock.now = utc(2026, 11, 27, 10, 0)
+    scheduler.tick()
+    scheduler.tick()
+    scheduler.stop()
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-25", "2026-11-27"]
+    assert due_at(bot, sub_id) == utc(2026, 11, 28, 8, 0)
+
+
 # ---- leader election ---------------------------------------------------------------------------
 
 
