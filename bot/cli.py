@@ -831,7 +831,7 @@ def worker(
     import os
     import socket
 
-    from bot.schedule.tasks import QUEUES, build_app
+    from bot.schedule.tasks import QUEUES, build_app, heartbeat_seconds
     from bot.server.serve import ensure_logging
 
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else list(QUEUES)
@@ -845,7 +845,12 @@ def worker(
             "paperbot worker %s on queues %s, concurrency %d", name, ",".join(chosen), concurrency
         )
         build_app(bot.settings.db_url, bot.settings).run_worker(
-            queues=chosen, concurrency=concurrency, name=name, delete_jobs="successful"
+            queues=chosen,
+            concurrency=concurrency,
+            name=name,
+            delete_jobs="successful",
+            update_heartbeat_interval=heartbeat_seconds(bot.settings.worker_stalled_seconds),
+            stalled_worker_timeout=bot.settings.worker_stalled_seconds,
         )
 
 

@@ -10,8 +10,9 @@
     ingest          every PAPERBOT_INGEST_INTERVAL_MINUTES: one ingest_source job per configured source
     ingest_source   queue "embed" (the model is loaded there): fetch, store and embed one source
     housekeeping    daily 03:30 UTC: retention and index compaction
-    retry_stalled   every minute: the jobs of a worker whose heartbeat stopped (killed, machine lost) are
-                    queued again; a retried deliver_chunk takes over the claims of its earlier attempt
+    retry_stalled   every minute (more often when PAPERBOT_WORKER_STALLED_SECONDS is under two minutes):
+                    the jobs of a worker whose heartbeat stopped (killed, machine lost) are queued again;
+                    a retried deliver_chunk takes over the claims of its earlier attempt
 
 Exactly once stays in the database: every digest goes through the unique (subscription, period) claim,
 so a job run twice sends nothing twice; the one window no queue closes (the relay accepted, the outcome
@@ -40,13 +41,12 @@ from bot.schedule.housekeeping import forget_slack_events, prune
 from bot.schedule.jobs import job_line
 from bot.service import Paperbot
 
-__all__ = ["build_app", "conninfo", "defer_due", "QUEUES", "TASKS"]
+__all__ = ["build_app", "conninfo", "defer_due", "retry_stalled_cron", "heartbeat_seconds", "QUEUES", "TASKS"]
 
 log = logging.getLogger("paperbot.worker")
 
 QUEUES = ("deliver", "slack", "embed", "default")
 TASKS = ("tick", "deliver_chunk", "post_slack", "ingest", "ingest_source", "housekeeping", "retry_stalled")
-STALLED_AFTER = 30.0  # seconds without a heartbeat (sent every 10 s) before a worker counts as dead
 
 _bot: Paperbot | None = None
 _bot_lock = threading.Lock()
@@ -114,6 +114,19 @@ def _ingest_cron(settings: Settings) -> str:
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
 
 
+def retry_stalled_cron(stalled_seconds: int) -> str:
+    """How often to look for stalled jobs: every half of the stall timeout, at most once a minute
+    (cron's sixth field is seconds)."""
+    every = stalled_seconds // 2
+    return "* * * * *" if every >= 60 else f"* * * * * */{every}"
+
+
+def heartbeat_seconds(stalled_seconds: int) -> float:
+    """A worker's heartbeat interval: three heartbeats fit in the stall timeout, so one late beat is
+    not death."""
+    return stalled_seconds / 3
+
+
 def build_app(database_url: str, settings: Settings | None = None) -> App:
     """The procrastinate app on `database_url` with paperbot's tasks registered."""
     settings = settings or load_settings()
@@ -168,11 +181,13 @@ def build_app(database_url: str, settings: Settings | None = None) -> App:
             events = forget_slack_events(bot, now=now)
             fields.update(listings=report.listings, vectors=report.vectors, slack_events=events)
 
-    @app.periodic(cron="* * * * *", periodic_id="retry_stalled")
+    stalled_after = settings.worker_stalled_seconds
+
+    @app.periodic(cron=retry_stalled_cron(stalled_after), periodic_id="retry_stalled")
     @app.task(name="retry_stalled", queue="default", queueing_lock="retry_stalled", pass_context=True)
     async def retry_stalled(context: JobContext, timestamp: int) -> None:
         manager = context.app.job_manager
-        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER))
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
         for job in stalled:
             await manager.retry_job(job)
         if stalled:
