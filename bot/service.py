@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = ["Paperbot", "sample_feed_path"]
 
 log = logging.getLogger("paperbot")
+EMBED_CHUNK = 500  # listings in one embed_listings job: a few seconds of the model, bounded memory
 DEFAULT_DIM = 384  # all-MiniLM-L6-v2; other models report theirs once they have vectors
 
 
@@ -256,17 +257,34 @@ class Paperbot:
 
         return embed_missing(self.engine, self.encoder, progress=progress)
 
-    def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+    def embed_listings(self, listing_ids: Sequence[int]) -> int:
+        """Embed these stored listings (at most EMBED_CHUNK; one queue job's worth) if they have no
+        vector for the current model, and put them in the index; returns how many texts were embedded."""
+        from bot.vectors.store import embed_missing
+
+        if len(listing_ids) > EMBED_CHUNK:
+            raise InvalidInput(f"embed at most {EMBED_CHUNK} listings at once, not {len(listing_ids)}")
+        index = self.index  # opened (and validated) before the new vectors land
+        embedded = embed_missing(self.engine, self.encoder, ids=listing_ids)
+        self._index_listings(index, listing_ids)
+        log.info("embedded %d of %d listings", embedded, len(listing_ids))
+        return embedded
+
+    def _index_listings(self, index: VectorIndex, listing_ids: Sequence[int]) -> None:
+        """Put these listings' stored vectors in the index and save it."""
         from bot.vectors.store import listing_vectors
 
+        with session_scope(self.engine) as session:
+            ids, vectors = listing_vectors(session, self.settings.model, listing_ids)
+        if len(ids):
+            index.add(ids, vectors)
+        index.save()
+
+    def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
         index = self.index  # opened (and validated) before the new vectors land
         embedded = self.embed_stored(progress=progress)
         if touched:
-            with session_scope(self.engine) as session:
-                ids, vectors = listing_vectors(session, self.settings.model, touched)
-            if len(ids):
-                index.add(ids, vectors)
-            index.save()
+            self._index_listings(index, touched)
         if embedded and index.state != self._expected_index():
             # Listings this ingest did not touch got vectors too: after a model change, or an
             # earlier embed cut short. Load them all rather than guess which.

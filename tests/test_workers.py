@@ -3,8 +3,8 @@ delivering over real SMTP on loopback. Digests are counted from what the SMTP se
 
 The SMTP server lets a set number of recipients through and holds the next ones (`hold_after`), so
 "killed mid-run" is exact rather than a matter of timing. A killed worker's job is retried by the
-periodic `retry_stalled` task once the worker's heartbeat is 30 s old; the retry takes over the claims
-of its own earlier attempt at once.
+periodic `retry_stalled` task once the worker's heartbeat is PAPERBOT_WORKER_STALLED_SECONDS old (6 s
+here, 30 s by default); the retry takes over the claims of its own earlier attempt at once.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ class Worker(Served):
         wait_until(lambda: "paperbot worker " in self.output(), f"{name} to start", 30, self)
 
 
+def worker_env(data_dir: Path, smtp: SmtpServer, database_url: str) -> dict[str, str]:
+    """`serve_env` for workers that notice a dead one within seconds (heartbeat every 2 s)."""
+    return serve_env(data_dir, smtp, database_url) | {"PAPERBOT_WORKER_STALLED_SECONDS": "6"}
+
+
 def readers(bot: Paperbot, count: int, *, send_time: str, timezone: str = "UTC") -> None:
     for n in range(count):
         bot.subscribe(
@@ -116,7 +121,7 @@ def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
 ) -> None:
     period = due_world(tmp_path, postgres_url, cached_encoder, 1000)
     with SmtpServer(hold_after=300) as smtp:
-        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        env = worker_env(tmp_path / "w", smtp, postgres_url)
         assert "queued 1000 due digests as 40 deliver_chunk jobs" in defer_all_due(env, tmp_path, 25)
         assert queue_status(env, tmp_path) == {"pending": 40, "running": 0, "retrying": 0, "failed": 0}
         workers = [Worker(f"worker{n}", tmp_path, env) for n in range(3)]
@@ -155,7 +160,7 @@ def test_killed_after_the_relays_250_the_only_duplicate_has_the_same_message_id(
     due_world(tmp_path, postgres_url, cached_encoder, 30)
     plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with SmtpServer(hold_after=10) as smtp:
-        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        env = worker_env(tmp_path / "w", smtp, postgres_url)
         defer_all_due(env, tmp_path, 30)
         first = Worker("first", tmp_path, env)
         processes.append(first)
@@ -209,7 +214,7 @@ def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
     bot.close()
     set_created(postgres_url, day)
     with SmtpServer() as smtp:
-        env = serve_env(tmp_path / "w", smtp, postgres_url)
+        env = worker_env(tmp_path / "w", smtp, postgres_url)
         webs = [Served(f"web{n}", tmp_path, env, "--web") for n in range(2)]
         processes.extend(webs)
         workers = [Worker(f"worker{n}", tmp_path, env) for n in range(2)]

@@ -9,6 +9,9 @@
                     one workspace, whose posts never overlap (Slack's per-workspace rate limits)
     ingest          every PAPERBOT_INGEST_INTERVAL_MINUTES: one ingest_source job per configured source
     ingest_source   queue "embed" (the model is loaded there): fetch, store and embed one source
+    embed_listings  queue "embed": at most 500 stored listings without a vector, embedded and indexed
+    embed_interest  queue "embed": a subscriber's interests without a vector (added on the web tier,
+                    which defers this instead of loading the model)
     housekeeping    daily 03:30 UTC: retention and index compaction
     retry_stalled   every minute (more often when PAPERBOT_WORKER_STALLED_SECONDS is under two minutes):
                     the jobs of a worker whose heartbeat stopped (killed, machine lost) are queued again;
@@ -46,7 +49,17 @@ __all__ = ["build_app", "conninfo", "defer_due", "retry_stalled_cron", "heartbea
 log = logging.getLogger("paperbot.worker")
 
 QUEUES = ("deliver", "slack", "embed", "default")
-TASKS = ("tick", "deliver_chunk", "post_slack", "ingest", "ingest_source", "housekeeping", "retry_stalled")
+TASKS = (
+    "tick",
+    "deliver_chunk",
+    "post_slack",
+    "ingest",
+    "ingest_source",
+    "embed_listings",
+    "embed_interest",
+    "housekeeping",
+    "retry_stalled",
+)
 
 _bot: Paperbot | None = None
 _bot_lock = threading.Lock()
@@ -171,6 +184,17 @@ def build_app(database_url: str, settings: Settings | None = None) -> App:
         with _timed("ingest_source") as fields:
             report = _paperbot().ingest(sources=[url], now=datetime.now(UTC))
             fields.update(source=url, **report.totals, embedded=report.embedded)
+
+    @app.task(name="embed_listings", queue="embed")
+    def embed_listings(listing_ids: list[int]) -> None:
+        with _timed("embed_listings") as fields:
+            fields.update(listings=len(listing_ids), embedded=_paperbot().embed_listings(listing_ids))
+
+    @app.task(name="embed_interest", queue="embed")
+    def embed_interest(subscriber_id: int) -> None:
+        with _timed("embed_interest") as fields:
+            embedded = _paperbot().embed_interests(subscriber_id=subscriber_id)
+            fields.update(subscriber=subscriber_id, embedded=embedded)
 
     @app.periodic(cron="30 3 * * *", periodic_id="housekeeping")
     @app.task(name="housekeeping", queue="default")
