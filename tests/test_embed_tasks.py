@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from procrastinate import testing
+from procrastinate.types import JSONValue
 
 from bot.config import load_settings
 from bot.schedule import tasks
@@ -27,7 +28,7 @@ def bot(tmp_path: Path, cached_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
     bot.close()
 
 
-def run_jobs(*jobs: tuple[str, dict[str, object]]) -> testing.InMemoryConnector:
+def run_jobs(*jobs: tuple[str, dict[str, JSONValue]]) -> testing.InMemoryConnector:
     """Defer `jobs` and run a worker until the queue is empty; returns the connector (its job rows)."""
     app = tasks.build_app("postgresql://unused/db", load_settings())
     connector = testing.InMemoryConnector()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.email.links import Links
 from bot.channels.email import templates
+from bot.channels.email.links import Links
 from bot.channels.email.render import digest_context, inline_css, inlined_template, render_email
 from bot.config import Settings, load_settings
 from bot.digests.display import format_authors, format_range, snippet, subject
