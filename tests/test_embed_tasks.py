@@ -21,7 +21,8 @@ from tests.digest.world import make_world
 
 @pytest.fixture
 def bot(tmp_path: Path, cached_encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Paperbot]:
-    bot = make_world(tmp_path / "data", f"sqlite:///{tmp_path / 'data' / 'paperbot.db'}", encoder=cached_encoder)
+    data = tmp_path / "data"
+    bot = make_world(data, f"sqlite:///{data / 'paperbot.db'}", encoder=cached_encoder)
     bot.ingest(sources=[str(sample_feed_path())], embed=False)
     monkeypatch.setattr(tasks, "_bot", bot)  # the worker process's one Paperbot
     yield bot
@@ -48,14 +49,14 @@ def test_embed_listings_embeds_and_indexes_only_the_given_listings(bot: Paperbot
     ids = sorted(listing.id for listing in bot.listings())
     missing = bot.unembedded()
     assert len(ids) > 2 and missing == len(ids)  # ingested without vectors, every text distinct
-    first = ids[:2]
+    first: list[JSONValue] = [*ids[:2]]
     connector = run_jobs(("embed_listings", {"listing_ids": first}))
     assert statuses(connector) == ["succeeded"]
     assert bot.unembedded() == missing - 2
     found, _ = bot.index.vectors(np.array(ids, dtype=np.int64))
     assert sorted(found.tolist()) == first
 
-    connector = run_jobs(("embed_listings", {"listing_ids": list(range(1, EMBED_CHUNK + 2))}))
+    connector = run_jobs(("embed_listings", {"listing_ids": [*range(1, EMBED_CHUNK + 2)]}))
     assert statuses(connector) == ["failed"]  # more than one job's worth: refused, nothing embedded
     assert bot.unembedded() == missing - 2
 
