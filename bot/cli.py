@@ -867,7 +867,10 @@ def serve(
         bool,
         typer.Option(
             "--web",
-            help="Distributed mode's web tier: the web app only (workers schedule); same as --no-schedule.",
+            help=(
+                "Distributed mode's web tier (PostgreSQL): the web app only; workers schedule, and "
+                "new interests are embedded on the embed queue."
+            ),
         ),
     ] = False,
 ) -> None:
@@ -885,7 +888,10 @@ def serve(
             lock_retry=timedelta(seconds=settings.scheduler_lock_retry_seconds),
             retry_after=timedelta(seconds=settings.scheduler_sweep_seconds),
         )
-        run(bot, host=host, port=port, schedule=not (no_schedule or web_only), config=config)
+        if web_only:
+            require_postgres(bot, "paperbot serve --web")
+        schedule = not (no_schedule or web_only)
+        run(bot, host=host, port=port, schedule=schedule, web_tier=web_only, config=config)
 
 
 @app.command()

@@ -1,6 +1,7 @@
-"""Distributed mode's embedding tasks, run by a real procrastinate worker on its in-memory connector:
-embed_listings (at most 500 stored listings) and embed_interest (what the web tier defers instead of
-loading the model). The tasks act on a real Paperbot with the real model."""
+"""Distributed mode's embedding tasks, run by a real procrastinate worker (on its in-memory connector,
+or on PostgreSQL): embed_listings (at most 500 stored listings) and embed_interest, which the web tier
+(`serve --web`) defers instead of loading the model. The tasks act on a real Paperbot with the real
+model."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from procrastinate import testing
 from procrastinate.types import JSONValue
+from sqlmodel import col, select
 
+from bot.channels.email.links import Links
 from bot.config import load_settings
 from bot.schedule import tasks
 from bot.service import EMBED_CHUNK, Paperbot, sample_feed_path
 from bot.vectors.embed import Encoder
-from tests.digest.world import make_world
+from storage import models
+from storage.db import session_scope
+from tests.digest.world import CLICKED, client_for, make_world
+from tests.test_web import post_form
 
 
 @pytest.fixture
@@ -67,3 +74,33 @@ def test_embed_interest_embeds_what_the_web_tier_stored_without_a_vector(bot: Pa
     connector = run_jobs(("embed_interest", {"subscriber_id": subscriber.id}))
     assert statuses(connector) == ["succeeded"]
     assert bot.embed_interests(subscriber_id=subscriber.id) == 0  # nothing left without a vector
+
+
+def unembedded_interests(bot: Paperbot) -> list[str]:
+    with session_scope(bot.engine) as session:
+        return list(session.exec(select(models.Interest.label).where(col(models.Interest.vector).is_(None))))
+
+
+@pytest.mark.postgres
+def test_the_web_tier_hands_a_new_interest_to_the_embed_queue_and_a_worker_embeds_it(
+    tmp_path: Path, postgres_url: str, cached_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = make_world(tmp_path / "data", postgres_url, encoder=cached_encoder)
+    subscriber = bot.subscribe(email="ada@example.org", interests=["graph neural networks"])
+    manage = Links.from_settings(bot.settings).manage_url(
+        subscription_id=subscriber.subscriptions[0].id, now=CLICKED
+    )
+    client = client_for(bot, embed_interests=tasks.interest_embedder(bot.settings))
+    page = post_form(client, manage, action="add_interest", text="protein folding")
+    assert page.status_code == 200 and "protein folding" in page.text
+    assert unembedded_interests(bot) == ["protein folding"]  # the web process did not embed it
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        queued = conn.execute(
+            "SELECT queue_name, args FROM procrastinate_jobs WHERE task_name = 'embed_interest'"
+        ).fetchall()
+    assert queued == [("embed", {"subscriber_id": subscriber.id})]
+
+    monkeypatch.setattr(tasks, "_bot", bot)
+    tasks.build_app(postgres_url, bot.settings).run_worker(wait=False, queues=["embed"])
+    assert unembedded_interests(bot) == []
+    bot.close()

@@ -15,7 +15,9 @@ import re
 import signal
 import subprocess
 import time
+import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import make_engine, session_scope
 from tests import test_serve
+from tests.digest.world import make_world
 from tests.scheduling import PAPERS_AT, world
 from tests.smtp import SmtpServer
 from tests.test_serve import (
@@ -51,7 +54,7 @@ INTERESTS = ("language models", "graph neural networks")
 
 
 class Worker(Served):
-    """A `paperbot worker` process; its output goes to a file."""
+    """A `paperbot worker` process; its output goes to a file. `started` waits for its first line."""
 
     def __init__(self, name: str, cwd: Path, env: dict[str, str], *args: str) -> None:
         self.name, self.log = name, cwd / f"{name}.log"
@@ -59,7 +62,19 @@ class Worker(Served):
             self.proc = subprocess.Popen(
                 [PAPERBOT, "worker", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
             )
-        wait_until(lambda: "paperbot worker " in self.output(), f"{name} to start", 30, self)
+
+    def started(self) -> Worker:
+        wait_until(lambda: "paperbot worker " in self.output(), f"{self.name} to start", 60, self)
+        return self
+
+
+def started_workers(
+    names: list[str], cwd: Path, env: dict[str, str], processes: list[Served]
+) -> list[Worker]:
+    """Worker processes started side by side (each takes seconds to import), once all are up."""
+    started = [Worker(name, cwd, env) for name in names]
+    processes.extend(started)
+    return [worker.started() for worker in started]
 
 
 def worker_env(data_dir: Path, smtp: SmtpServer, database_url: str) -> dict[str, str]:
@@ -106,32 +121,72 @@ def queue_status(env: dict[str, str], cwd: Path) -> dict[str, int]:
     return queue
 
 
-def due_world(tmp_path: Path, url: str, encoder: Encoder, count: int) -> str:
-    """`count` daily email subscriptions whose digest came due an hour ago; returns the period."""
-    bot = world(tmp_path / "seed", url, papers_at=PAPERS_AT, encoder=encoder)
+READERS = 1000
+
+
+@dataclass(frozen=True)
+class Template:
+    """A database built once for this module and copied for each test (CREATE DATABASE ... TEMPLATE,
+    a file copy): the sample papers with their vectors and READERS daily email subscriptions whose
+    digest came due an hour before it was built."""
+
+    server: str
+    name: str
+    period: str
+
+
+@pytest.fixture(scope="module")
+def template(
+    postgres_server: str, tmp_path_factory: pytest.TempPathFactory, cached_encoder: Encoder
+) -> Template:
+    name = f"tpl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(plain(postgres_server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    bot = world(tmp_path_factory.mktemp("template"), url, papers_at=PAPERS_AT, encoder=cached_encoder)
     now = datetime.now(UTC)
-    readers(bot, count, send_time=(now - timedelta(hours=1)).strftime("%H:%M"))
+    readers(bot, READERS, send_time=(now - timedelta(hours=1)).strftime("%H:%M"))
     bot.close()
     set_created(url, now - timedelta(days=2))
-    return (now - timedelta(hours=1)).date().isoformat()
+    return Template(postgres_server, name, (now - timedelta(hours=1)).date().isoformat())
+
+
+def due_world(template: Template, count: int) -> str:
+    """A fresh copy of the template in which the first `count` readers are subscribed (the rest have
+    unsubscribed); returns its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(plain(template.server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.name}"')
+    url = template.server.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        session.connection().execute(
+            update(models.Subscription)
+            .where(col(models.Subscription.id) > count)
+            .values(active=False, paused_reason="unsubscribed")
+        )
+    engine.dispose()
+    return url
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
-    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+    tmp_path: Path, template: Template, processes: list[Served]
 ) -> None:
-    period = due_world(tmp_path, postgres_url, cached_encoder, 1000)
+    postgres_url, period = due_world(template, READERS), template.period
     with SmtpServer(hold_after=300) as smtp:
         env = worker_env(tmp_path / "w", smtp, postgres_url)
         assert "queued 1000 due digests as 40 deliver_chunk jobs" in defer_all_due(env, tmp_path, 25)
         assert queue_status(env, tmp_path) == {"pending": 40, "running": 0, "retrying": 0, "failed": 0}
-        workers = [Worker(f"worker{n}", tmp_path, env) for n in range(3)]
-        processes.extend(workers)
+        workers = started_workers(["worker0", "worker1", "worker2"], tmp_path, env, processes)
         wait_until(lambda: smtp.held == 3, "300 let through, each worker holding its next", 120, *workers)
         victim = workers[0]
         victim.proc.kill()  # SIGKILL mid-chunk: its claim stays, its job stays "doing"
         assert victim.proc.wait(timeout=10) == -signal.SIGKILL
-        replacement = Worker("worker3", tmp_path, env)
-        processes.append(replacement)
+        [replacement] = started_workers(["worker3"], tmp_path, env, processes)
         smtp.hold_after = math.inf
         wait_until(
             lambda: [s for _, s, _ in stored_digests(postgres_url)] == ["sent"] * 1000,
@@ -155,17 +210,15 @@ def test_1000_digests_over_3_workers_one_killed_mid_run_arrive_exactly_once(
 
 
 def test_killed_after_the_relays_250_the_only_duplicate_has_the_same_message_id(
-    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+    tmp_path: Path, template: Template, processes: list[Served]
 ) -> None:
-    due_world(tmp_path, postgres_url, cached_encoder, 30)
-    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    postgres_url = due_world(template, 30)
     with SmtpServer(hold_after=10) as smtp:
         env = worker_env(tmp_path / "w", smtp, postgres_url)
         defer_all_due(env, tmp_path, 30)
-        first = Worker("first", tmp_path, env)
-        processes.append(first)
+        [first] = started_workers(["first"], tmp_path, env, processes)
         wait_until(lambda: smtp.held == 1, "10 sent, the 11th held", 60, first)
-        with psycopg.connect(plain) as lock:
+        with psycopg.connect(plain(postgres_url)) as lock:
             # The 11th digest is claimed; its outcome cannot be stored while this holds its row.
             [(held,)] = lock.execute("SELECT id FROM digest WHERE status = 'claimed' FOR UPDATE").fetchall()
             smtp.hold_after = 11
@@ -175,8 +228,7 @@ def test_killed_after_the_relays_250_the_only_duplicate_has_the_same_message_id(
             assert first.proc.wait(timeout=10) == -signal.SIGKILL
             lock.rollback()
         smtp.hold_after = math.inf
-        second = Worker("second", tmp_path, env)
-        processes.append(second)
+        [second] = started_workers(["second"], tmp_path, env, processes)
         wait_until(
             lambda: [s for _, s, _ in stored_digests(postgres_url)] == ["sent"] * 30,
             "every claim to end sent",
@@ -198,12 +250,13 @@ def test_killed_after_the_relays_250_the_only_duplicate_has_the_same_message_id(
 
 
 def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
-    tmp_path: Path, postgres_url: str, processes: list[Served], cached_encoder: Encoder
+    tmp_path: Path, template: Template, processes: list[Served], cached_encoder: Encoder
 ) -> None:
     # 2027-03-28: Europe/Berlin springs forward (02:00 CET -> 03:00 CEST), so 02:30 does not exist
     # there that night; New York changed two weeks before. Ticks replay the whole day, minute by minute.
     day = datetime(2027, 3, 28, tzinfo=UTC)
-    bot = world(tmp_path / "seed", postgres_url, papers_at=PAPERS_AT, encoder=cached_encoder)
+    postgres_url = due_world(template, 0)  # the sample papers; every template reader unsubscribed
+    bot = make_world(tmp_path / "seed", postgres_url, encoder=cached_encoder)
     zones = {"02:30": "Europe/Berlin", "08:00": "Europe/Berlin", "07:30": "America/New_York", "23:59": "UTC"}
     for n, (send_time, zone) in enumerate(zones.items()):
         bot.subscribe(
@@ -217,8 +270,7 @@ def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
         env = worker_env(tmp_path / "w", smtp, postgres_url)
         webs = [Served(f"web{n}", tmp_path, env, "--web") for n in range(2)]
         processes.extend(webs)
-        workers = [Worker(f"worker{n}", tmp_path, env) for n in range(2)]
-        processes.extend(workers)
+        workers = started_workers(["worker0", "worker1"], tmp_path, env, processes)
         # One tick job per minute of the day, as the periodic tick defers them, with the day's instants.
         # Deferred ten minutes at a time, the next ten once those ran: the day passes in about a minute,
         # but never so fast that a job runs 15 simulated minutes (a lease) ahead of one still sending.
@@ -259,8 +311,7 @@ def test_two_workers_and_two_web_processes_send_each_period_once_over_a_dst_day(
 
 
 def idle(database_url: str) -> bool:
-    plain = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain) as conn:
+    with psycopg.connect(plain(database_url)) as conn:
         row = conn.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND task_name <> "
             "'retry_stalled'"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -44,7 +44,16 @@ from bot.schedule.housekeeping import forget_slack_events, prune
 from bot.schedule.jobs import job_line
 from bot.service import Paperbot
 
-__all__ = ["build_app", "conninfo", "defer_due", "retry_stalled_cron", "heartbeat_seconds", "QUEUES", "TASKS"]
+__all__ = [
+    "build_app",
+    "conninfo",
+    "defer_due",
+    "interest_embedder",
+    "retry_stalled_cron",
+    "heartbeat_seconds",
+    "QUEUES",
+    "TASKS",
+]
 
 log = logging.getLogger("paperbot.worker")
 
@@ -125,6 +134,19 @@ def defer_due(app: App, bot: Paperbot, *, now: datetime, size: int) -> int:
 def _ingest_cron(settings: Settings) -> str:
     minutes = settings.ingest_interval_minutes
     return f"*/{minutes} * * * *" if minutes < 60 else f"0 */{max(1, minutes // 60)} * * *"
+
+
+def interest_embedder(settings: Settings) -> Callable[[int], None]:
+    """For the web tier: hands a subscriber's new interests to an embed worker (an embed_interest job)
+    instead of loading the model in the web process."""
+    app = build_app(settings.db_url, settings)
+
+    def defer(subscriber_id: int) -> None:
+        with app.open():
+            job = app.configure_task("embed_interest").defer(subscriber_id=subscriber_id)
+        log.info("subscriber %d: new interests handed to the embed queue (job %d)", subscriber_id, job)
+
+    return defer
 
 
 def retry_stalled_cron(stalled_seconds: int) -> str:

@@ -69,10 +69,13 @@ def create_app(
     routes: Sequence[BaseRoute] = (),
     links: Links | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    embed_interests: Callable[[int], None] | None = None,
 ) -> Starlette:
-    """The web app for `bot`; `routes` are added after the email pages (Slack events, health, metrics)."""
+    """The web app for `bot`; `routes` are added after the email pages (Slack events, health, metrics).
+    `embed_interests` embeds a subscriber's new interests after the page answered (default: here)."""
+    signer = links or Links.from_settings(bot.settings)
     app = Starlette(
-        routes=[*email_routes(bot, links or Links.from_settings(bot.settings), clock), *routes],
+        routes=[*email_routes(bot, signer, clock, embed_interests), *routes],
         exception_handlers={PaperbotError: _paperbot_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.bot = bot

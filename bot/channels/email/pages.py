@@ -80,10 +80,19 @@ def _schedule(s: SubscriptionView) -> str:
 
 
 class EmailPages:
-    """The handlers, bound to one Paperbot, its link signer and a clock."""
+    """The handlers, bound to one Paperbot, its link signer and a clock. `embed_interests` embeds a
+    subscriber's new interests once the page has answered: here by default; distributed mode's web
+    tier hands them to the embed queue instead."""
 
-    def __init__(self, bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        bot: Paperbot,
+        links: Links,
+        clock: Callable[[], datetime],
+        embed_interests: Callable[[int], None] | None = None,
+    ) -> None:
         self.bot, self.links, self.clock = bot, links, clock
+        self.embed_interests = embed_interests or self._embed_here
 
     async def feedback(self, request: Request) -> Response:
         ticket = self.links.read_feedback(request.path_params["token"], now=self.clock())
@@ -162,7 +171,7 @@ class EmailPages:
         log.info("subscription %d: %s from the settings page", subscription.id, action)
         task = None
         if action == "add_interest":  # the reader does not wait on the model; ranking would embed it anyway
-            task = BackgroundTask(self._embed_later, subscription.subscriber_id)
+            task = BackgroundTask(self._embed_later, subscription.subscriber_id)  # or on the embed queue
         return RedirectResponse(
             f"{request.url.path}?done={done}", status_code=303, headers=PRIVATE, background=task
         )
@@ -212,9 +221,12 @@ class EmailPages:
                 raise InvalidInput("This form asks for nothing paperbot knows. Reload the settings page.")
         return action
 
+    def _embed_here(self, subscriber_id: int) -> None:
+        self.bot.embed_interests(subscriber_id=subscriber_id)
+
     def _embed_later(self, subscriber_id: int) -> None:
         try:
-            self.bot.embed_interests(subscriber_id=subscriber_id)
+            self.embed_interests(subscriber_id)
         except Exception:  # the next ranking embeds it; the page already answered
             log.exception("embedding the new interests of subscriber %d failed", subscriber_id)
 
@@ -280,9 +292,14 @@ def _names(text: str) -> list[str]:
     return [check_text(part) for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
-def email_routes(bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> list[Route]:
-    """The link targets of every email digest, bound to `bot`."""
-    pages = EmailPages(bot, links, clock)
+def email_routes(
+    bot: Paperbot,
+    links: Links,
+    clock: Callable[[], datetime],
+    embed_interests: Callable[[int], None] | None = None,
+) -> list[Route]:
+    """The link targets of every email digest, bound to `bot` (`embed_interests`: see EmailPages)."""
+    pages = EmailPages(bot, links, clock, embed_interests)
     both = ["GET", "POST"]
     return [
         Route("/email/feedback/{token}", pages.feedback, methods=both, name="feedback"),
