@@ -24,8 +24,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from procrastinate.types import JSONDict
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy import text, update
+from sqlmodel import SQLModel, col, select
 
 from bot.config import load_settings
 from bot.inputs import Schedule
@@ -82,13 +82,40 @@ def worker_env(data_dir: Path, smtp: SmtpServer, database_url: str) -> dict[str,
     return serve_env(data_dir, smtp, database_url) | {"PAPERBOT_WORKER_STALLED_SECONDS": "6"}
 
 
-def readers(bot: Paperbot, count: int, *, send_time: str, timezone: str = "UTC") -> None:
-    for n in range(count):
-        bot.subscribe(
-            email=f"reader{n:04d}@example.org",
-            interests=INTERESTS,
-            schedule=Schedule(send_time=send_time, timezone=timezone, always_send=True),
-        )
+def readers(bot: Paperbot, count: int, *, send_time: str) -> None:
+    """`count` daily email readers (reader0000@example.org, ...) with the same interests: the first
+    subscribes as a reader would (interests embedded), the rest are copies of its rows made in three
+    statements (a thousand `subscribe` calls took minutes of the test's setup)."""
+    first = bot.subscribe(
+        email="reader0000@example.org",
+        interests=INTERESTS,
+        schedule=Schedule(send_time=send_time, always_send=True),
+    )
+    [subscription] = first.subscriptions
+
+    def columns(model: type[SQLModel], *left_out: str) -> list[str]:
+        return [c.name for c in model.__table__.columns if c.name not in ("id", *left_out)]  # type: ignore[attr-defined]
+
+    people = columns(models.Subscriber, "email")
+    plans = columns(models.Subscription, "subscriber_id", "target")
+    topics = columns(models.Interest, "subscriber_id")
+    statements = (
+        f"INSERT INTO subscriber (email, {', '.join(people)}) "
+        f"SELECT 'reader' || lpad(n::text, 4, '0') || '@example.org', {', '.join(people)} "
+        "FROM subscriber, generate_series(1, :more) AS n WHERE id = :first ORDER BY n",
+        f"INSERT INTO subscription (subscriber_id, target, {', '.join(plans)}) "
+        f"SELECT s.id, s.email, {', '.join('t.' + c for c in plans)} "
+        "FROM subscriber s, subscription t WHERE s.id > :first AND t.id = :plan ORDER BY s.id",
+        f"INSERT INTO interest (subscriber_id, {', '.join(topics)}) "
+        f"SELECT s.id, {', '.join('i.' + c for c in topics)} "
+        "FROM subscriber s JOIN interest i ON i.subscriber_id = :first WHERE s.id > :first "
+        "ORDER BY s.id, i.id",
+    )
+    with session_scope(bot.engine) as session:
+        for statement in statements:
+            session.connection().execute(
+                text(statement), {"first": first.id, "plan": subscription.id, "more": count - 1}
+            )
 
 
 def set_created(database_url: str, when: datetime) -> None:
