@@ -263,11 +263,13 @@ def run_chunk(
     *,
     pool: Pool | None = None,
     on_result: Callable[[DigestResult, float], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[DigestResult]:
     """The latest due digest of each subscription (at most CHUNK): the unclaimed ones ranked together
     in one FAISS search against `pool` (loaded here if not given), then each claimed, rendered and sent
     on its own. A digest that crashes is logged and left for the next run; `on_result(result, seconds)`
-    is called after each."""
+    is called after each. Once `stopping()` (a shutdown) no further digest is started: the results
+    cover the subscriptions that ran."""
     due = [(s, latest_period(s, now=batch.now)) for s in subscriptions]
     known = store.statuses(bot.engine, [(s.id, p.key) for s, p in due])
     fresh = [(s, p) for s, p in due if s.active and (s.id, p.key) not in known]
@@ -276,6 +278,8 @@ def run_chunk(
     matched = _rank_together(bot, fresh, now=batch.now, pool=pool)
     results = []
     for subscription, period in due:
+        if stopping():
+            break
         started = time.perf_counter()
         try:
             result = _run(bot, subscription, batch, dry_run=False, matched=matched.get(subscription.id))

@@ -76,15 +76,20 @@ def deliver_chunk(
     retry: timedelta = RETRY,
     sleep: Callable[[float], None] = time.sleep,
     on_result: Callable[[DigestResult, float], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[DigestResult]:
     """Deliver the latest due digest of each subscription (see `run_chunk`), then plan their next look.
     `job` names the queue job running it, so its retry takes over this attempt's claims at once; a
-    digest left unsettled is looked at again after `retry`."""
+    digest left unsettled is looked at again after `retry`. A shutdown (`stopping()`) ends the chunk
+    after the digest in flight; the subscriptions not reached keep their hand-off lease, so the next
+    scheduler (`recover`) or a later tick delivers them."""
     if len(subscription_ids) > CHUNK:
         raise ValueError(f"a chunk holds at most {CHUNK} subscriptions, not {len(subscription_ids)}")
     subscriptions = bot.subscriptions_by_id(subscription_ids)
     with Batch(bot, now, sleep, job=job) as batch:
-        results = run_chunk(bot, subscriptions, batch, on_result=on_result)
+        results = run_chunk(bot, subscriptions, batch, on_result=on_result, stopping=stopping)
+    reached = {result.subscription_id for result in results}
+    subscriptions = [s for s in subscriptions if s.id in reached]
     keys = [(s.id, latest_period(s, now=now).key) for s in subscriptions]
     known = store.statuses(bot.engine, keys)
     store.plan(

@@ -214,7 +214,7 @@ class Scheduler:
 
     def tick(self) -> None:
         """The due subscriptions (`bot.digests.tick`), delivered here chunk by chunk; each digest gets its
-        own log line, and a shutdown waits for the chunk being delivered at most."""
+        own log line, and a shutdown waits for the digest being sent at most."""
 
         def deliver(chunk: tuple[int, ...]) -> None:
             if self._jobs.stopping.is_set():
@@ -226,6 +226,7 @@ class Scheduler:
                     now=self.clock(),
                     retry=self.config.retry_after,
                     on_result=self._digest_done,
+                    stopping=self._jobs.stopping.is_set,
                 )
             )
 
