@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.records import (
         DigestResult,
         IngestReport,
+        InterestView,
         LastDigest,
         ListingView,
         SubscriberView,
@@ -523,6 +524,13 @@ def profile_show(subscriber: SubscriberArg, json_out: JsonOpt = False) -> None:
         print_subscriber(view)
 
 
+def echo_added(views: Sequence[InterestView], why_none: str) -> None:
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo(f"nothing added: {why_none}")
+
+
 @profile_app.command("add-interest")
 def profile_add_interest(
     subscriber: SubscriberArg,
@@ -537,10 +545,7 @@ def profile_add_interest(
         views = bot.add_interest(
             subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
         )
-    for view in views:
-        typer.echo(f"added interest {view.id}: {view.label}")
-    if not views:
-        typer.echo("nothing added: those papers are already in your library")
+    echo_added(views, "those papers are already in your library")
 
 
 @profile_app.command("remove-interest")
@@ -564,10 +569,7 @@ def profile_import_bib(
         views, warnings = bot.import_bib(subscriber_id=subscriber, data=read_file(path))
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
-    for view in views:
-        typer.echo(f"added interest {view.id}: {view.label}")
-    if not views:
-        typer.echo("nothing added: every entry is already in your library")
+    echo_added(views, "every entry is already in your library")
 
 
 @profile_app.command("prefs")

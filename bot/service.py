@@ -533,7 +533,8 @@ class Paperbot:
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                rows = list(seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label).rows)
+                encoded = seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label)
+                rows = list(encoded.rows)
             else:
                 encoder = self.interest_encoder if embed else None
                 rows = [text_interest(session, encoder, subscriber_id, text or "", label)]
