@@ -56,6 +56,7 @@ def test_id_list_with_one_valid_id(feed: Callable[[str], bytes]) -> None:
     assert (listing.arxiv_id, listing.version) == ("1707.08567", 1)
 
 
+@pytest.mark.slow  # a timing check over 10,000 entries
 def test_ten_thousand_entries_parse_quickly(feed: Callable[[str], bytes]) -> None:
     text = feed(QUERY).decode()
     start, end = text.index("<entry>"), text.index("</entry>") + len("</entry>")

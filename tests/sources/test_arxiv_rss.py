@@ -114,6 +114,7 @@ def test_an_empty_channel_gives_no_listings(feed: Callable[[str], bytes]) -> Non
     assert parse((head + tail).encode()) == []
 
 
+@pytest.mark.slow  # a timing check over 10,000 items
 def test_ten_thousand_items_parse_quickly(feed: Callable[[str], bytes]) -> None:
     head, item, tail = split_feed(feed(CS_AI))
     items = "".join(item.replace("2604.21935", f"2604.{n:05d}") for n in range(10_000))

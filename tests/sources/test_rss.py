@@ -124,6 +124,7 @@ def test_empty_feed() -> None:
     assert parse(b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>') == []
 
 
+@pytest.mark.slow  # a timing check over 10,000 entries
 def test_ten_thousand_atom_entries_parse_in_time() -> None:
     entry = (
         "<entry><id>tag:j.org,2025:{n}</id><title>Paper {n}</title><updated>2025-01-01T00:00:00Z</updated>"
