@@ -468,12 +468,15 @@ class Paperbot:
         """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
         API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
         is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
-        from bot.ingest.run import ingest_source
         from bot.ingest.sources.ids import parse_arxiv_id
 
         with session_scope(self.engine) as session:
             missing = [ref for ref in references if not _stored(session, ref)]
         wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
+        if not wanted:
+            return 0
+        from bot.ingest.run import ingest_source  # httpx and the feed parsers: only to fetch
+
         for reference, arxiv_id in wanted:
             url = f"{self.settings.arxiv_api_url}?id_list={quote(arxiv_id)}"
             report, _ = ingest_source(
