@@ -130,6 +130,10 @@ class Settings(BaseSettings):
         "https://export.arxiv.org/api/query",
         description="arXiv API endpoint that seed papers given by arXiv id are fetched from (id_list)",
     )
+    crossref_api_url: str = Field(
+        "https://api.crossref.org/works",
+        description="Crossref REST API endpoint that seed papers given by DOI are fetched from (/<doi>)",
+    )
     ingest_interval_minutes: int = Field(
         60, ge=1, le=1440, description="How often `paperbot serve` ingests the configured sources"
     )

@@ -54,8 +54,10 @@ def ingest_source(
     client: httpx.Client | None,
     sleep: Callable[[float], None],
     timeout: float,
+    strict: bool = False,
 ) -> tuple[SourceReport, tuple[int, ...]]:
-    """(what happened, ids of new or changed listings). A failure is recorded and reported, never raised."""
+    """(what happened, ids of new or changed listings). A failure is recorded and reported; with
+    `strict` it is recorded and raised (a seed paper fetch, where the caller tells a 404 apart)."""
     source = source_row(engine, url)
     try:
         result = fetch(
@@ -74,6 +76,8 @@ def ingest_source(
     except SourceError as exc:
         _record_failure(engine, url, now, exc.message)
         log.warning("source %s failed: %s", url, exc.message)
+        if strict:
+            raise
         return SourceReport(source=url, status="failed", error=exc.message), ()
     with session_scope(engine) as session:  # listings and source state commit together, or not at all
         counts = store_listings(session, listings, now=now)

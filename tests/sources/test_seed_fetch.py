@@ -1,5 +1,6 @@
-"""Seed papers by arXiv id that are not stored are fetched from the arXiv API (`id_list`), here a loopback
-server answering with the real arXiv responses in ../shared/data/feeds, and with 404, 500 and silence."""
+"""Seed papers by arXiv id or DOI that are not stored are fetched from the arXiv API (`id_list`) or Crossref
+(`/works/<doi>`), here a loopback server answering with the real arXiv responses in ../shared/data/feeds,
+the real Crossref responses in tests/sources/data, and with 404, 500 and silence."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -17,6 +18,7 @@ from bot.errors import NotFound, SourceError
 from bot.service import Paperbot
 from tests.factories import make_bot
 
+CROSSREF = Path(__file__).parent / "data"
 ID_LIST = "arxiv_api_id_list_2ids_2026-04.atom.xml"  # id_list=0808.05394,1707.08567: one entry, 1707.08567
 EMPTY = "arxiv_api_empty_result_2026-04-12.atom.xml"
 
@@ -35,21 +37,27 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         ids = parse_qs(url.query).get("id_list", [""])[0]
-        self.server.asked.append(f"{url.path}?{ids}")
-        match url.path:
-            case "/api/query":
+        self.server.asked.append(f"{url.path}?{ids}" if ids else url.path)
+        match url.path.split("/")[1:3]:
+            case ["api", "query"]:
                 name = ID_LIST if ids == "1707.08567" else EMPTY
                 status, body = 200, (self.server.feeds / name).read_bytes()
-            case "/broken/api/query":
+            case ["works", _]:  # Crossref: a DOI it does not know is a 404 with this text
+                doi = unquote(url.path.removeprefix("/works/"))
+                known = CROSSREF / f"crossref_work_{doi.replace('/', '_')}.json"
+                status, body = (200, known.read_bytes()) if known.is_file() else (404, b"Resource not found.")
+            case ["portal", _]:  # a captive portal or proxy answering in place of the API
+                status, body = 200, b"<html><head><title>Sign in</title></head><body>Wi-Fi</body></html>"
+            case ["broken", _]:
                 status, body = 500, b"<html><body>Internal Server Error</body></html>"
-            case "/slow/api/query":
+            case ["slow", _]:
                 time.sleep(1.0)
                 status, body = 200, (self.server.feeds / ID_LIST).read_bytes()
             case _:
                 status, body = 404, b"not here"
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # /slow: the client gave up
             self.send_response(status)
-            self.send_header("Content-Type", "application/atom+xml" if status == 200 else "text/html")
+            self.send_header("Content-Type", "application/json" if status == 200 else "text/html")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -66,9 +74,11 @@ def arxiv(feeds_dir: Path) -> Iterator[ArxivServer]:
     httpd.server_close()
 
 
-def bot_at(tmp_path: Path, arxiv: ArxivServer, path: str) -> Paperbot:
-    base = f"http://127.0.0.1:{arxiv.server_address[1]}{path}"
-    return make_bot(tmp_path / "data", fetch_timeout=0.3, arxiv_api_url=base)
+def bot_at(tmp_path: Path, arxiv: ArxivServer, path: str, crossref: str = "/works") -> Paperbot:
+    base = f"http://127.0.0.1:{arxiv.server_address[1]}"
+    return make_bot(
+        tmp_path / "data", fetch_timeout=0.3, arxiv_api_url=base + path, crossref_api_url=base + crossref
+    )
 
 
 def test_an_unstored_arxiv_id_is_fetched_stored_and_used(tmp_path: Path, arxiv: ArxivServer) -> None:
@@ -109,6 +119,52 @@ def test_a_failed_fetch_is_one_clear_error_and_changes_nothing(
             SourceError, match=rf"could not fetch seed paper '1707.08567' from arXiv \(.*{says}"
         ):
             bot.subscribe(email="a@example.org", seed_papers=["1707.08567"])
+        assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
+    finally:
+        bot.close()
+
+
+def test_an_unstored_doi_is_fetched_from_crossref_stored_and_used(tmp_path: Path, arxiv: ArxivServer) -> None:
+    bot = bot_at(tmp_path, arxiv, "/api/query")
+    try:
+        assert bot.fetch_seeds(["https://doi.org/10.1177/02683962211048201"]) == 1
+        (listing,) = bot.listings()
+        assert listing.doi == "10.1177/02683962211048201"
+        assert listing.title == "Artificial intelligence and the conduct of literature reviews"
+        assert listing.abstract.startswith("Artificial intelligence (AI) is beginning to transform")
+        assert listing.authors == ("Gerit Wagner", "Roman Lukyanenko", "Guy Paré")
+        # resolve_seed (what an interest is made from) finds it by DOI now: not fetched again
+        assert bot.fetch_seeds(["doi:10.1177/02683962211048201", str(listing.id)]) == 0
+        assert arxiv.asked == ["/works/10.1177/02683962211048201"]
+    finally:
+        bot.close()
+
+
+def test_a_doi_crossref_does_not_know_is_a_clear_not_found(tmp_path: Path, arxiv: ArxivServer) -> None:
+    bot = bot_at(tmp_path, arxiv, "/api/query")
+    try:
+        view = bot.subscribe(email="a@example.org")
+        with pytest.raises(
+            NotFound, match=r"'10\.9999/nowhere' is not in the database and Crossref does not know that DOI"
+        ):
+            bot.add_interest(subscriber_id=view.id, seed_papers=["10.9999/nowhere"])
+        assert bot.subscriber(subscriber_id=view.id).interests == () and bot.count_listings() == 0
+    finally:
+        bot.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "says"), [("/broken/works", "500"), ("/slow/works", "timed out"), ("/portal", "HTML page")]
+)
+def test_a_failed_crossref_fetch_is_one_clear_error_and_changes_nothing(
+    tmp_path: Path, arxiv: ArxivServer, path: str, says: str
+) -> None:
+    bot = bot_at(tmp_path, arxiv, "/api/query", crossref=path)
+    try:
+        with pytest.raises(
+            SourceError, match=rf"could not fetch seed paper '10.2196/22081' from Crossref \(.*{says}"
+        ):
+            bot.subscribe(email="a@example.org", seed_papers=["10.2196/22081"])
         assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
     finally:
         bot.close()
