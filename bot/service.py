@@ -429,6 +429,7 @@ class Paperbot:
         bib: bytes | None = None,
         schedule: Schedule | ScheduleChange | None = None,
         deliver_to_email: str | None = None,
+        embed: bool = True,
     ) -> SubscriberView:
         """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
 
@@ -436,6 +437,7 @@ class Paperbot:
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
         identity adds the interests and resumes that delivery target; its schedule changes only
         where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
+        `embed=False` stores text interests without their vectors, as `add_interest` does.
         """
         from bot.bibtex import parse_bibtex
         from bot.interests import bib_interests, seed_interests, text_interest
@@ -456,7 +458,7 @@ class Paperbot:
                 session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
-                text_interest(session, self.interest_encoder, subscriber.id, text)
+                text_interest(session, self.interest_encoder if embed else None, subscriber.id, text)
             if seed_papers:
                 seed_interests(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:

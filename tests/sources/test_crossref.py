@@ -50,7 +50,6 @@ def test_no_abstract_organisation_authors_and_a_year_only_date() -> None:
     assert paper.published == datetime(2021, 1, 1, tzinfo=UTC)
 
 
-
 def test_other_json_is_not_taken_for_a_work() -> None:
     with pytest.raises(FeedFormatError, match="expected a Crossref work response"):
         crossref.parse(b'{"status":"ok","message-type":"work-list","message":{"items":[]}}')

@@ -68,7 +68,7 @@ def _first(work: dict[str, Any], key: str) -> str:
 
 
 def _author(author: dict[str, Any]) -> str:
-    """"Given Family", or the organisation's name."""
+    """ "Given Family", or the organisation's name."""
     person = " ".join(part for part in (str_field(author, "given"), str_field(author, "family")) if part)
     return person or str_field(author, "name")
 
