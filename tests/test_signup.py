@@ -4,7 +4,6 @@ over HTTP, with its confirmation mails going through a real SMTP server (aiosmtp
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import func, select
 
 from bot.channels.email.links import MAX_AGE, Links
@@ -26,6 +24,7 @@ from storage import models
 from storage.db import session_scope
 from tests.digest.world import CLICKED, links_by_label, make_world
 from tests.factories import make_bot
+from tests.served import served_app
 from tests.smtp import SmtpServer
 
 KEY = "test-signing-key-" + "x" * 32
@@ -44,18 +43,8 @@ class Clock:
 
 @contextmanager
 def served(bot: Paperbot, clock: Clock) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(bot, clock=clock), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            thread.join(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with served_app(create_app(bot, clock=clock)) as base:
+        yield base
 
 
 @pytest.fixture

@@ -5,18 +5,17 @@ land on the settings page of the new subscription.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from bot.server.web import create_app
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
 from tests.browser.test_manage import CHROMIUM, free_port
 from tests.digest.world import CLICKED, links_by_label, make_world
+from tests.served import served_app
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.skipif(
@@ -39,18 +38,8 @@ def served(
         public_subscribe=True,
         **smtp.settings(),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(bot, clock=lambda: CLICKED), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    yield bot, base
-    server.should_exit = True
-    thread.join(5)
+    with served_app(create_app(bot, clock=lambda: CLICKED), port=port):
+        yield bot, base
     bot.close()
 
 

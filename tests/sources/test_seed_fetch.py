@@ -74,15 +74,18 @@ def arxiv(feeds_dir: Path) -> Iterator[ArxivServer]:
     httpd.server_close()
 
 
-def bot_at(tmp_path: Path, arxiv: ArxivServer, path: str, crossref: str = "/works") -> Paperbot:
-    base = f"http://127.0.0.1:{arxiv.server_address[1]}"
+def bot_at(
+    tmp_path: Path, server: ArxivServer, arxiv: str = "/api/query", crossref: str = "/works"
+) -> Paperbot:
+    """A Paperbot whose arXiv API and Crossref are paths on the loopback server."""
+    base = f"http://127.0.0.1:{server.server_address[1]}"
     return make_bot(
-        tmp_path / "data", fetch_timeout=0.3, arxiv_api_url=base + path, crossref_api_url=base + crossref
+        tmp_path / "data", fetch_timeout=0.3, arxiv_api_url=base + arxiv, crossref_api_url=base + crossref
     )
 
 
 def test_an_unstored_arxiv_id_is_fetched_stored_and_used(tmp_path: Path, arxiv: ArxivServer) -> None:
-    bot = bot_at(tmp_path, arxiv, "/api/query")
+    bot = bot_at(tmp_path, arxiv)
     try:
         assert bot.fetch_seeds(["arXiv:1707.08567"]) == 1
         (listing,) = bot.listings()
@@ -93,39 +96,54 @@ def test_an_unstored_arxiv_id_is_fetched_stored_and_used(tmp_path: Path, arxiv: 
         bot.close()
 
 
-def test_an_arxiv_id_arxiv_does_not_know_is_a_clear_not_found(tmp_path: Path, arxiv: ArxivServer) -> None:
-    bot = bot_at(tmp_path, arxiv, "/api/query")
+@pytest.mark.parametrize(
+    ("seed", "says"),
+    [
+        ("2401.99999", r"'2401\.99999' is not in the database and was not found on arXiv"),
+        ("10.9999/nowhere", r"'10\.9999/nowhere' is not in the database and Crossref does not know that DOI"),
+    ],
+)
+def test_an_id_the_service_does_not_know_is_a_clear_not_found(
+    tmp_path: Path, arxiv: ArxivServer, seed: str, says: str
+) -> None:
+    bot = bot_at(tmp_path, arxiv)
     try:
         view = bot.subscribe(email="a@example.org")
-        with pytest.raises(
-            NotFound, match=r"'2401\.99999' is not in the database and was not found on arXiv"
-        ):
-            bot.add_interest(subscriber_id=view.id, seed_papers=["2401.99999"])
+        with pytest.raises(NotFound, match=says):
+            bot.add_interest(subscriber_id=view.id, seed_papers=[seed])
         assert bot.subscriber(subscriber_id=view.id).interests == () and bot.count_listings() == 0
     finally:
         bot.close()
 
 
 @pytest.mark.parametrize(
-    ("path", "says"),
-    [("/gone/api/query", "404"), ("/broken/api/query", "500"), ("/slow/api/query", "timed out")],
+    ("seed", "where", "says"),
+    [
+        ("1707.08567", {"arxiv": "/gone/api/query"}, "404"),
+        ("1707.08567", {"arxiv": "/broken/api/query"}, "500"),
+        ("1707.08567", {"arxiv": "/slow/api/query"}, "timed out"),
+        ("10.2196/22081", {"crossref": "/broken/works"}, "500"),
+        ("10.2196/22081", {"crossref": "/slow/works"}, "timed out"),
+        ("10.2196/22081", {"crossref": "/portal"}, "HTML page"),
+    ],
 )
 def test_a_failed_fetch_is_one_clear_error_and_changes_nothing(
-    tmp_path: Path, arxiv: ArxivServer, path: str, says: str
+    tmp_path: Path, arxiv: ArxivServer, seed: str, where: dict[str, str], says: str
 ) -> None:
-    bot = bot_at(tmp_path, arxiv, path)
+    bot = bot_at(tmp_path, arxiv, **where)
+    service = "arXiv" if "arxiv" in where else "Crossref"
     try:
         with pytest.raises(
-            SourceError, match=rf"could not fetch seed paper '1707.08567' from arXiv \(.*{says}"
+            SourceError, match=rf"could not fetch seed paper '{seed}' from {service} \(.*{says}"
         ):
-            bot.subscribe(email="a@example.org", seed_papers=["1707.08567"])
+            bot.subscribe(email="a@example.org", seed_papers=[seed])
         assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
     finally:
         bot.close()
 
 
 def test_an_unstored_doi_is_fetched_from_crossref_stored_and_used(tmp_path: Path, arxiv: ArxivServer) -> None:
-    bot = bot_at(tmp_path, arxiv, "/api/query")
+    bot = bot_at(tmp_path, arxiv)
     try:
         assert bot.fetch_seeds(["https://doi.org/10.1177/02683962211048201"]) == 1
         (listing,) = bot.listings()
@@ -136,35 +154,5 @@ def test_an_unstored_doi_is_fetched_from_crossref_stored_and_used(tmp_path: Path
         # resolve_seed (what an interest is made from) finds it by DOI now: not fetched again
         assert bot.fetch_seeds(["doi:10.1177/02683962211048201", str(listing.id)]) == 0
         assert arxiv.asked == ["/works/10.1177/02683962211048201"]
-    finally:
-        bot.close()
-
-
-def test_a_doi_crossref_does_not_know_is_a_clear_not_found(tmp_path: Path, arxiv: ArxivServer) -> None:
-    bot = bot_at(tmp_path, arxiv, "/api/query")
-    try:
-        view = bot.subscribe(email="a@example.org")
-        with pytest.raises(
-            NotFound, match=r"'10\.9999/nowhere' is not in the database and Crossref does not know that DOI"
-        ):
-            bot.add_interest(subscriber_id=view.id, seed_papers=["10.9999/nowhere"])
-        assert bot.subscriber(subscriber_id=view.id).interests == () and bot.count_listings() == 0
-    finally:
-        bot.close()
-
-
-@pytest.mark.parametrize(
-    ("path", "says"), [("/broken/works", "500"), ("/slow/works", "timed out"), ("/portal", "HTML page")]
-)
-def test_a_failed_crossref_fetch_is_one_clear_error_and_changes_nothing(
-    tmp_path: Path, arxiv: ArxivServer, path: str, says: str
-) -> None:
-    bot = bot_at(tmp_path, arxiv, "/api/query", crossref=path)
-    try:
-        with pytest.raises(
-            SourceError, match=rf"could not fetch seed paper '10.2196/22081' from Crossref \(.*{says}"
-        ):
-            bot.subscribe(email="a@example.org", seed_papers=["10.2196/22081"])
-        assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
     finally:
         bot.close()
