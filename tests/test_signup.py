@@ -282,3 +282,13 @@ def test_a_mail_server_that_refuses_gets_an_error_at_the_form(
     refused = sign_up(http, "nobody@example.org", "protein design")
     assert refused.status_code == 503 and "could not send the confirmation mail" in refused.text
     assert 'value="nobody@example.org"' in refused.text and stored(bot) == (0, 0, 0)
+
+
+def test_without_a_mail_server_the_confirmation_goes_to_the_outbox(tmp_path: Path, clock: Clock) -> None:
+    bot = make_bot(tmp_path / "data", secret_key=KEY, public_subscribe=True)
+    with served(bot, clock) as base, httpx.Client(base_url=base) as http:
+        assert sign_up(http, "grace@example.org", "protein design").status_code == 303
+    (eml,) = (tmp_path / "data" / "outbox").glob("confirm-*.eml")
+    assert (tmp_path / "data" / "outbox" / f"{eml.stem}.html").is_file()
+    assert "/subscribe/confirm/" in eml.read_text() and stored(bot) == (0, 0, 0)
+    bot.close()

@@ -75,9 +75,9 @@ def ingest_source(
             listings = sources.FAMILIES[family].parse(result.content)
     except SourceError as exc:
         _record_failure(engine, url, now, exc.message)
-        log.warning("source %s failed: %s", url, exc.message)
-        if strict:
+        if strict:  # the caller says it, once, in its own words
             raise
+        log.warning("source %s failed: %s", url, exc.message)
         return SourceReport(source=url, status="failed", error=exc.message), ()
     with session_scope(engine) as session:  # listings and source state commit together, or not at all
         counts = store_listings(session, listings, now=now)

@@ -5,6 +5,9 @@ the real Crossref responses in tests/sources/data, and with 404, 500 and silence
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -154,5 +157,30 @@ def test_an_unstored_doi_is_fetched_from_crossref_stored_and_used(tmp_path: Path
         # resolve_seed (what an interest is made from) finds it by DOI now: not fetched again
         assert bot.fetch_seeds(["doi:10.1177/02683962211048201", str(listing.id)]) == 0
         assert arxiv.asked == ["/works/10.1177/02683962211048201"]
+    finally:
+        bot.close()
+
+
+def test_the_cli_says_in_one_line_that_crossref_does_not_know_a_doi(
+    tmp_path: Path, arxiv: ArxivServer
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env |= {
+        "PAPERBOT_DATA_DIR": str(tmp_path / "data"),
+        "PAPERBOT_CROSSREF_API_URL": f"http://127.0.0.1:{arxiv.server_address[1]}/works",
+    }
+    paperbot = str(Path(sys.executable).with_name("paperbot"))
+    args = ["subscribe", "--email", "a@example.org", "--seed-paper", "https://doi.org/10.9999/nowhere"]
+    run = subprocess.run([paperbot, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.startswith(
+        "Error: seed paper 'https://doi.org/10.9999/nowhere' is not in the database and Crossref does not "
+        "know that DOI; check it"
+    )
+    assert run.stderr.count("\n") == 1  # one line
+    assert arxiv.asked == ["/works/10.9999/nowhere"]
+    bot = make_bot(tmp_path / "data")
+    try:
+        assert bot.find_subscriber(email="a@example.org") is None and bot.count_listings() == 0
     finally:
         bot.close()
