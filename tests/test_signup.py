@@ -197,6 +197,8 @@ def test_bad_input_gets_its_error_next_to_the_field_and_sends_nothing(
     invisible = sign_up(http, "a@example.org", "\u200b\u202e")
     assert invisible.status_code == 400 and "an interest needs some text" in invisible.text  # as the CLI says
     assert 'id="email-error"' not in invisible.text
+    huge = sign_up(http, "a@example.org", "y" * 20_000)
+    assert huge.status_code == 400 and "This form is too large" in huge.text
     assert smtp.received == [] and stored(bot) == (0, 0, 0)
 
 

@@ -68,7 +68,7 @@ class SignupPages:
             return _too_many(f"at most {PER_IP.count} sign-ups an hour come from one network", PER_IP)
         body = await request.body()
         if len(body) > MAX_BODY:
-            raise InvalidInput("This form is too large. Keep each interest under 1,000 characters.")
+            raise InvalidInput(f"This form is too large. Keep each interest under {MAX_TEXT:,} characters.")
         fields = form_fields(body)
         key = self.links.read_signup_form(
             fields.get("csrf", ""), browser=request.cookies.get(COOKIE, ""), now=now
