@@ -425,7 +425,9 @@ def subscribe(
     ] = None,
     seed_paper: Annotated[
         list[str] | None,
-        typer.Option("--seed-paper", "-p", help="arXiv id or DOI of a paper you like (repeatable)."),
+        typer.Option(
+            "--seed-paper", "-p", help="arXiv id or DOI of a paper you like (repeatable; fetched if new)."
+        ),
     ] = None,
     bib: Annotated[
         Path | None, typer.Option("--bib", help="BibTeX export (Zotero, Mendeley) of papers you like.")
@@ -536,7 +538,8 @@ def profile_add_interest(
     subscriber: SubscriberArg,
     text: Annotated[str | None, typer.Argument(help='Free-text interest, e.g. "protein design".')] = None,
     seed_paper: Annotated[
-        list[str] | None, typer.Option("--seed-paper", "-p", help="arXiv id or DOI (repeatable).")
+        list[str] | None,
+        typer.Option("--seed-paper", "-p", help="arXiv id or DOI (repeatable; fetched if not stored)."),
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
 ) -> None:

@@ -1,4 +1,5 @@
-"""A digest as an email: multipart/alternative with a plain-text part and an inlined-CSS HTML part.
+"""A digest (and a sign-up's confirmation) as an email: multipart/alternative with a plain-text part
+and an inlined-CSS HTML part.
 
 Rendering only; `bot.digests.batch` sends. The HTML is a table layout at most 600 px wide, with its dark-mode
 and small-screen rules kept in a <style> block (css-inline keeps at-rules; everything else is inlined).
@@ -6,16 +7,17 @@ and small-screen rules kept in a <style> block (css-inline keeps at-rules; every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 import css_inline
 
 from bot.channels.email import templates
-from bot.channels.email.links import Links, unsubscribe_mailto
+from bot.channels.email.links import MAX_AGE, Links, unsubscribe_mailto
 from bot.config import Settings
 from bot.digests.display import (
     entry_date,
@@ -29,7 +31,7 @@ from bot.digests.display import (
 )
 from bot.records import DigestEntry, DigestView, SubscriptionView
 
-__all__ = ["render_email", "EmailItem", "message_id"]
+__all__ = ["render_email", "render_confirmation", "EmailItem", "message_id"]
 
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 # Long URLs in List-Unsubscribe must stay literal: at the default 78 columns the folder turns them
@@ -155,5 +157,29 @@ def render_email(
     # (quoted-printable); the HTML part is base64, which Python encodes in C.
     message.set_content(templates.get_template("digest.txt").render(context), cte="quoted-printable")
     html = _INLINER.inline(templates.get_template("digest.html").render(context))
+    message.add_alternative(html, subtype="html", cte="base64")
+    return message
+
+
+def render_confirmation(
+    *, email: str, interests: Sequence[str], confirm_url: str, settings: Settings, now: datetime
+) -> EmailMessage:
+    """The mail that asks a public sign-up to confirm its address (double opt-in), in the digest's look."""
+    context = {
+        "subject": "Confirm your paperbot subscription",
+        "recipient": email,
+        "interests": interests,
+        "confirm_url": confirm_url,
+        "valid_days": MAX_AGE["confirm"].days,
+    }
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = context["subject"]
+    message.set_raw("From", formataddr(parseaddr(settings.smtp_from), charset="utf-8"))
+    message["To"] = email
+    message.set_raw("Date", format_datetime(now))
+    message.set_raw("Message-ID", make_msgid(domain=_domain(settings)))
+    message.set_raw("Auto-Submitted", "auto-generated")
+    message.set_content(templates.get_template("confirm.txt").render(context), cte="quoted-printable")
+    html = _INLINER.inline(templates.get_template("confirm.html").render(context))
     message.add_alternative(html, subtype="html", cte="base64")
     return message
