@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.records import (
         DigestResult,
         IngestReport,
+        InterestView,
         LastDigest,
         ListingView,
         SubscriberView,
@@ -424,7 +425,9 @@ def subscribe(
     ] = None,
     seed_paper: Annotated[
         list[str] | None,
-        typer.Option("--seed-paper", "-p", help="arXiv id or DOI of a paper you like (repeatable)."),
+        typer.Option(
+            "--seed-paper", "-p", help="arXiv id or DOI of a paper you like (repeatable; fetched if new)."
+        ),
     ] = None,
     bib: Annotated[
         Path | None, typer.Option("--bib", help="BibTeX export (Zotero, Mendeley) of papers you like.")
@@ -523,12 +526,20 @@ def profile_show(subscriber: SubscriberArg, json_out: JsonOpt = False) -> None:
         print_subscriber(view)
 
 
+def echo_added(views: Sequence[InterestView], why_none: str) -> None:
+    for view in views:
+        typer.echo(f"added interest {view.id}: {view.label}")
+    if not views:
+        typer.echo(f"nothing added: {why_none}")
+
+
 @profile_app.command("add-interest")
 def profile_add_interest(
     subscriber: SubscriberArg,
     text: Annotated[str | None, typer.Argument(help='Free-text interest, e.g. "protein design".')] = None,
     seed_paper: Annotated[
-        list[str] | None, typer.Option("--seed-paper", "-p", help="arXiv id or DOI (repeatable).")
+        list[str] | None,
+        typer.Option("--seed-paper", "-p", help="arXiv id or DOI (repeatable; fetched if not stored)."),
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Name shown in digests.")] = None,
 ) -> None:
@@ -537,10 +548,7 @@ def profile_add_interest(
         views = bot.add_interest(
             subscriber_id=subscriber, text=text, seed_papers=seed_paper or (), label=label
         )
-    for view in views:
-        typer.echo(f"added interest {view.id}: {view.label}")
-    if not views:
-        typer.echo("nothing added: those papers are already in your library")
+    echo_added(views, "those papers are already in your library")
 
 
 @profile_app.command("remove-interest")
@@ -564,10 +572,7 @@ def profile_import_bib(
         views, warnings = bot.import_bib(subscriber_id=subscriber, data=read_file(path))
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
-    for view in views:
-        typer.echo(f"added interest {view.id}: {view.label}")
-    if not views:
-        typer.echo("nothing added: every entry is already in your library")
+    echo_added(views, "every entry is already in your library")
 
 
 @profile_app.command("prefs")

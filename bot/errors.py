@@ -70,7 +70,12 @@ class SourceError(PaperbotError):
 
 
 class FetchError(SourceError):
-    """Downloading a source failed (after retries where that made sense)."""
+    """Downloading a source failed (after retries where that made sense). `http_status` is the
+    server's 4xx answer, when that was the reason (a 404 from an API means "no such record")."""
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class FeedFormatError(SourceError):

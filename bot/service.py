@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.digests import store as digests
-from bot.errors import ConfigError, InvalidInput, NotFound, SourceError
+from bot.errors import ConfigError, FetchError, InvalidInput, NotFound, SourceError
 from bot.feedback import item_owner, record_vote, withdraw_vote
 from bot.inputs import Schedule, ScheduleChange, check_text
 from bot.records import (
@@ -448,6 +448,7 @@ class Paperbot:
         bib: bytes | None = None,
         schedule: Schedule | ScheduleChange | None = None,
         deliver_to_email: str | None = None,
+        embed: bool = True,
     ) -> SubscriberView:
         """Create (or extend) a subscriber with one subscription and its interests, all or nothing.
 
@@ -455,6 +456,7 @@ class Paperbot:
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
         identity adds the interests and resumes that delivery target; its schedule changes only
         where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
+        `embed=False` stores text interests without their vectors, as `add_interest` does.
         """
         from bot.bibtex import parse_bibtex
         from bot.interests import bib_interests, seed_interests, text_interest
@@ -475,7 +477,7 @@ class Paperbot:
                 session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
             for text in interests:
-                text_interest(session, self.interest_encoder, subscriber.id, text)
+                text_interest(session, self.interest_encoder if embed else None, subscriber.id, text)
             if seed_papers:
                 seed_interests(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
@@ -484,32 +486,57 @@ class Paperbot:
             return subscriber_view(session, subscriber)
 
     def fetch_seeds(self, references: Sequence[str], *, now: datetime | None = None) -> int:
-        """Store the seed papers named by an arXiv id that are not stored yet, fetched from the arXiv
-        API (PAPERBOT_ARXIV_API_URL, `?id_list=`); returns how many were fetched. A fetch that fails
-        is an error naming the paper; an id arXiv does not know is left for `resolve_seed` to refuse."""
-        from bot.ingest.run import ingest_source
-        from bot.ingest.sources.ids import parse_arxiv_id
-
+        """Store the seed papers that are not stored yet and are named by an arXiv id (fetched from the
+        arXiv API, PAPERBOT_ARXIV_API_URL `?id_list=`) or a DOI (Crossref, PAPERBOT_CROSSREF_API_URL
+        `/<doi>`; an arXiv DOI goes to arXiv); returns how many were fetched. A DOI Crossref does
+        not know is NotFound, any other failed fetch a SourceError naming the paper; an id arXiv
+        does not know is left for `resolve_seed` to refuse."""
         with session_scope(self.engine) as session:
             missing = [ref for ref in references if not _stored(session, ref)]
-        wanted = [(ref, arxiv[0]) for ref in missing if (arxiv := parse_arxiv_id(ref.strip())) is not None]
-        for reference, arxiv_id in wanted:
-            url = f"{self.settings.arxiv_api_url}?id_list={quote(arxiv_id)}"
-            report, _ = ingest_source(
-                self.engine,
-                url,
-                now=now or models.utcnow(),
-                client=self._http,
-                sleep=self.sleep,
-                timeout=self._fetch_timeout,
-            )
-            if report.status == "failed":
-                raise SourceError(
-                    f"could not fetch seed paper {reference!r} from arXiv ({report.error}); "
-                    "check the network and try again"
+        wanted = [(ref, found) for ref in missing if (found := self._seed_source(ref)) is not None]
+        if not wanted:
+            return 0
+        from bot.ingest.run import ingest_source  # httpx and the feed parsers: only to fetch
+
+        for reference, (service, url) in wanted:
+            try:
+                report, _ = ingest_source(
+                    self.engine,
+                    url,
+                    now=now or models.utcnow(),
+                    client=self._http,
+                    sleep=self.sleep,
+                    timeout=self._fetch_timeout,
+                    strict=True,
                 )
-            log.info("seed paper %s fetched from arXiv: %d new", arxiv_id, report.new)
+            except FetchError as exc:
+                if service == "Crossref" and exc.http_status == 404:
+                    raise NotFound(
+                        f"seed paper {reference!r} is not in the database and Crossref does not know "
+                        "that DOI; check it (copy it from the paper's page, e.g. 10.1177/02683962211048201)"
+                    ) from None
+                raise self._seed_failed(reference, service, exc) from None
+            except SourceError as exc:
+                raise self._seed_failed(reference, service, exc) from None
+            log.info("seed paper %s fetched from %s: %d new", reference.strip(), service, report.new)
         return len(wanted)
+
+    def _seed_source(self, reference: str) -> tuple[str, str] | None:
+        """(service, URL) a seed paper given by id is fetched from; None if it is not an arXiv id or DOI."""
+        from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
+
+        if (arxiv := parse_arxiv_id(reference.strip())) is not None:
+            return "arXiv", f"{self.settings.arxiv_api_url}?id_list={quote(arxiv[0])}"
+        if (doi := normalise_doi(reference)) is not None:
+            return "Crossref", f"{self.settings.crossref_api_url.rstrip('/')}/{quote(doi, safe='/')}"
+        return None
+
+    @staticmethod
+    def _seed_failed(reference: str, service: str, exc: SourceError) -> SourceError:
+        return SourceError(
+            f"could not fetch seed paper {reference!r} from {service} ({exc.message}); "
+            "check the network and try again"
+        )
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
         with session_scope(self.engine) as session:
@@ -552,8 +579,8 @@ class Paperbot:
         with session_scope(self.engine) as session:
             get_subscriber(session, subscriber_id)
             if seed_papers:
-                seeded = seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label)
-                rows = list(seeded.rows)
+                encoded = seed_interests(session, self.interest_encoder, subscriber_id, seed_papers, label)
+                rows = list(encoded.rows)
             else:
                 encoder = self.interest_encoder if embed else None
                 rows = [text_interest(session, encoder, subscriber_id, text or "", label)]

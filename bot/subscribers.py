@@ -124,8 +124,8 @@ def resolve_seed(session: Session, reference: str) -> models.Listing:
         row = session.exec(select(models.Listing).where(models.Listing.canonical_id == ref)).first()
     if row is None:
         raise NotFound(
-            f"seed paper {reference!r} is not in the database and was not found on arXiv (DOIs are not "
-            "looked up); check the id, or ingest a feed that has the paper first"
+            f"seed paper {reference!r} is not in the database and was not found on arXiv or Crossref; "
+            "check the id, or ingest a feed that has the paper first"
         )
     return row
 

@@ -44,10 +44,11 @@ def make_bot(
     fetch_timeout: float = 30.0,
     **settings: object,
 ) -> Paperbot:
-    # Seed papers never reach the real arXiv from a test: port 9 (discard) refuses at once.
+    # Seed papers never reach the real arXiv or Crossref from a test: port 9 (discard) refuses at once.
     values: dict[str, object] = {
         "data_dir": data_dir,
         "arxiv_api_url": "http://127.0.0.1:9/api/query",
+        "crossref_api_url": "http://127.0.0.1:9/works",
         **settings,
     }
     if database_url:

@@ -107,6 +107,7 @@ def test_help_imports_nothing_heavy() -> None:
 HEAVY = ("torch", "sentence_transformers", "transformers", "onnxruntime", "sklearn", "faiss", "alembic")
 
 
+@pytest.mark.slow  # five paperbot processes
 def test_commands_that_do_not_embed_never_load_the_model_sklearn_faiss_or_alembic(
     feeds_dir: Path, data_dir: Path
 ) -> None:
@@ -253,6 +254,7 @@ PAPERBOT = str(Path(sys.executable).with_name("paperbot"))  # the console script
         ("bundled:all-MiniLM-L6-v2@gpu", "unknown embedding backend 'gpu'"),
     ],
 )
+@pytest.mark.slow  # a paperbot process per case
 def test_a_model_that_is_not_there_stops_init_with_one_line(
     data_dir: Path, tmp_path: Path, model: str, message: str
 ) -> None:
@@ -265,6 +267,7 @@ def test_a_model_that_is_not_there_stops_init_with_one_line(
 
 
 @pytest.mark.parametrize("command", ["status", "ingest --sample", "recommend 1"])
+@pytest.mark.slow  # a paperbot process per case
 def test_a_model_that_is_not_there_stops_other_commands_before_any_work(
     data_dir: Path, tmp_path: Path, command: str
 ) -> None:

@@ -35,6 +35,7 @@ def feed_files(feeds_dir: Path) -> list[Path]:
     return sorted(p for p in feeds_dir.iterdir() if p.name != "README.md")
 
 
+@pytest.mark.slow  # every real feed, twice, on each database
 def test_every_real_feed_ingests_and_rerun_changes_nothing(
     bot: Paperbot, feeds_dir: Path, tmp_path: Path
 ) -> None:

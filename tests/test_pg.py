@@ -32,6 +32,7 @@ def accepts(port: int) -> bool:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.slow  # starts and kills a PostgreSQL cluster per case
 def test_the_server_stops_when_the_test_process_is_killed(how: signal.Signals) -> None:
     bindir = postgres_bin()
     if bindir is None:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.digests.run import run_digest
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput, NotFound, SourceError
 from bot.inputs import Schedule
 from bot.recommend import placements
 from bot.records import ListingView, MatchRequest, Moved, Recommendation
@@ -125,7 +125,10 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(sample_bot: Paperbot) -
     with pytest.raises(InvalidInput, match="not one of up, down, save"):
         sample_bot.record_feedback(subscriber_id=view.id, listing_id=1, vote="meh")
     with pytest.raises(NotFound, match="not in the database"):
-        sample_bot.subscribe(email="e@example.org", seed_papers=["10.9999/nowhere"])  # DOIs: not fetched
+        sample_bot.subscribe(email="e@example.org", seed_papers=["nowhere-at-all"])  # neither id nor DOI
+    assert sample_bot.find_subscriber(email="e@example.org") is None  # all or nothing
+    with pytest.raises(SourceError, match="could not fetch seed paper '10.9999/nowhere' from Crossref"):
+        sample_bot.subscribe(email="e@example.org", seed_papers=["10.9999/nowhere"])  # Crossref unreachable
     assert sample_bot.find_subscriber(email="e@example.org") is None  # all or nothing
     with pytest.raises(InvalidInput, match="no usable BibTeX"):
         sample_bot.import_bib(subscriber_id=view.id, data=b"@article{x, year={2020}}")

@@ -169,7 +169,9 @@ def _response(response: httpx.Response, request: _Request) -> FetchResult:
         raise _Transient(f"HTTP {status} {response.reason_phrase}", retry_after)
     if status >= 400:
         said = _server_said(_read_body(response, url, 65_536, truncate=True))
-        raise FetchError(f"{url}: HTTP {status} {response.reason_phrase}{said}{_HINTS.get(status, '')}")
+        raise FetchError(
+            f"{url}: HTTP {status} {response.reason_phrase}{said}{_HINTS.get(status, '')}", http_status=status
+        )
     not_modified = status == 304
     sent = request.headers
     # A 304 may omit the validators; the ones we sent are still current then.

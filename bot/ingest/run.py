@@ -54,8 +54,10 @@ def ingest_source(
     client: httpx.Client | None,
     sleep: Callable[[float], None],
     timeout: float,
+    strict: bool = False,
 ) -> tuple[SourceReport, tuple[int, ...]]:
-    """(what happened, ids of new or changed listings). A failure is recorded and reported, never raised."""
+    """(what happened, ids of new or changed listings). A failure is recorded and reported; with
+    `strict` it is recorded and raised (a seed paper fetch, where the caller tells a 404 apart)."""
     source = source_row(engine, url)
     try:
         result = fetch(
@@ -73,6 +75,8 @@ def ingest_source(
             listings = sources.FAMILIES[family].parse(result.content)
     except SourceError as exc:
         _record_failure(engine, url, now, exc.message)
+        if strict:  # the caller says it, once, in its own words
+            raise
         log.warning("source %s failed: %s", url, exc.message)
         return SourceReport(source=url, status="failed", error=exc.message), ()
     with session_scope(engine) as session:  # listings and source state commit together, or not at all

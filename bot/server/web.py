@@ -1,4 +1,5 @@
-"""The ASGI app: the email readers' pages (bot.channels.email.pages), then whatever routes front ends add.
+"""The ASGI app: the email readers' pages (bot.channels.email.pages), the public sign-up page when it is
+on (bot.channels.email.signup), then whatever routes front ends add.
 
 Bad, expired and refused tokens get a friendly page with a 4xx; any PaperbotError becomes a page (or
 JSON for Accept: application/json) with its status; anything else a 500 page without a traceback.
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from bot.channels.email.links import Links
 from bot.channels.email.pages import PRIVATE, email_routes, message_page
+from bot.channels.email.signup import signup_routes
 from bot.errors import PaperbotError
 from bot.service import Paperbot
 
@@ -72,10 +74,12 @@ def create_app(
     embed_interests: Callable[[int], None] | None = None,
 ) -> Starlette:
     """The web app for `bot`; `routes` are added after the email pages (Slack events, health, metrics).
-    `embed_interests` embeds a subscriber's new interests after the page answered (default: here)."""
-    signer = links or Links.from_settings(bot.settings)
+    `embed_interests` embeds a subscriber's new interests after the page answered (default: here).
+    The public sign-up page is there only with PAPERBOT_PUBLIC_SUBSCRIBE (else /subscribe is a 404)."""
+    links = links or Links.from_settings(bot.settings)
+    signup = signup_routes(bot, links, clock, embed_interests) if bot.settings.public_subscribe else []
     app = Starlette(
-        routes=[*email_routes(bot, signer, clock, embed_interests), *routes],
+        routes=[*email_routes(bot, links, clock, embed_interests), *signup, *routes],
         exception_handlers={PaperbotError: _paperbot_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.bot = bot

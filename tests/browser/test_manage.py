@@ -7,13 +7,11 @@ Chromium comes from `scripts/setup.sh --dev` (apt `chromium`); Playwright never 
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from bibtexparser.entrypoint import parse_string
 
 from bot.digests.period import next_send_after
@@ -22,6 +20,7 @@ from bot.server.web import create_app
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
 from tests.digest.world import CLICKED, FEED_DAY1, MONDAY, add_papers, links_by_label, make_world, subscribe
+from tests.served import served_app
 from tests.smtp import SmtpServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,18 +48,8 @@ def served(
     add_papers(bot, feeds_dir, [FEED_DAY1], at=MONDAY - timedelta(hours=2))
     subscribe(bot, "ada@example.org")
     assert [r.status for r in run_due(bot, now=MONDAY)] == ["sent"]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(bot, clock=lambda: CLICKED), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    yield bot, base
-    server.should_exit = True
-    thread.join(5)
+    with served_app(create_app(bot, clock=lambda: CLICKED), port=port):
+        yield bot, base
     bot.close()
 
 

@@ -215,6 +215,19 @@ def test_css_inlined_once_into_the_template_gives_the_document_inlining_each_mes
     assert len(re.findall(r'class="action" [^>]*style="', once)) == 3 * len(entries)
 
 
+def test_the_confirmation_mail_inlined_once_is_the_document_inlining_it_each_time_gave() -> None:
+    context = {
+        "subject": "Confirm your paperbot subscription",
+        "recipient": "ada@example.org",
+        "interests": ["graph <neural> networks", "R&D"],
+        "confirm_url": "https://paperbot.example.org/subscribe/confirm/abc?x=1&y=2",
+        "valid_days": 2,
+    }
+    once = inlined_template("confirm.html").render(context)
+    each = inline_css(templates.get_template("confirm.html").render(context))
+    assert document(once) == document(each)
+
+
 def test_item_shows_authors_source_date_snippet_and_reason(settings: Settings) -> None:
     many = tuple(f"Author {i}" for i in range(15))
     text, html = parts(rendered(settings, view(entry(1, authors=many, abstract="word " * 200))))

@@ -141,6 +141,7 @@ def test_killing_ingest_leaves_no_half_written_listing_and_a_rerun_completes(tmp
     db.close()
 
 
+@pytest.mark.slow  # waits out a fetch timeout
 def test_a_source_that_never_answers_times_out_and_the_others_are_ingested(
     tmp_path: Path, feeds_dir: Path
 ) -> None:

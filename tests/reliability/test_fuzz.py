@@ -81,15 +81,16 @@ def test_the_seed_feeds_are_there() -> None:
 
 
 Reader = Callable[..., object]
-READERS: list[Reader] = [LINKS.read_feedback, LINKS.read_unsubscribe, LINKS.read_manage]
+READERS: list[Reader] = [LINKS.read_feedback, LINKS.read_unsubscribe, LINKS.read_manage, LINKS.read_confirm]
 VALID = [
     LINKS.feedback_token(item_id=7, now=NOW),
     LINKS.unsubscribe_token(subscription_id=7, now=NOW),
     LINKS.manage_token(subscription_id=7, now=NOW),
+    LINKS.confirm_token(email="a@example.org", interests=["protein design", "graphs"], now=NOW),
 ]
 
 
-@pytest.mark.parametrize("reader", READERS, ids=["feedback", "unsubscribe", "manage"])
+@pytest.mark.parametrize("reader", READERS, ids=["feedback", "unsubscribe", "manage", "confirm"])
 @FUZZ
 @given(
     token=st.text(max_size=200)
@@ -100,7 +101,7 @@ def test_token_readers_raise_only_token_errors(reader: Reader, token: str) -> No
         reader(token, now=NOW)
 
 
-@pytest.mark.parametrize("which", range(3), ids=["feedback", "unsubscribe", "manage"])
+@pytest.mark.parametrize("which", range(4), ids=["feedback", "unsubscribe", "manage", "confirm"])
 @FUZZ
 @given(data=st.data())
 def test_edited_valid_tokens_are_refused_or_read_the_same(which: int, data: st.DataObject) -> None:

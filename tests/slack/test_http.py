@@ -53,6 +53,7 @@ def test_a_signed_but_unreadable_body_gets_400(slack: SlackSender) -> None:
     assert slack.post(b"payload=%7Bnot-json", "application/x-www-form-urlencoded").status_code == 400
 
 
+@pytest.mark.slow  # a real paperbot serve process
 def test_serve_keeps_logging_info_lines_after_a_slack_request(
     tmp_path: Path, fake_slack: FakeSlack, processes: list[Served]
 ) -> None:

@@ -56,11 +56,13 @@ def test_id_list_with_one_valid_id(feed: Callable[[str], bytes]) -> None:
     assert (listing.arxiv_id, listing.version) == ("1707.08567", 1)
 
 
+@pytest.mark.slow  # a timing check over 10,000 entries
 def test_ten_thousand_entries_parse_quickly(feed: Callable[[str], bytes]) -> None:
     text = feed(QUERY).decode()
     start, end = text.index("<entry>"), text.index("</entry>") + len("</entry>")
     entries = "".join(text[start:end].replace("2202.12139", f"2202.{n:05d}") for n in range(10_000))
-    started = time.perf_counter()
+    # CPU time of this process: the parse's own cost, whatever else the machine is running
+    started = time.process_time()
     listings = parse((text[:start] + entries + "</feed>").encode())
     assert len(listings) == 10_000
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5

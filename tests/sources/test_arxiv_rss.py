@@ -114,13 +114,15 @@ def test_an_empty_channel_gives_no_listings(feed: Callable[[str], bytes]) -> Non
     assert parse((head + tail).encode()) == []
 
 
+@pytest.mark.slow  # a timing check over 10,000 items
 def test_ten_thousand_items_parse_quickly(feed: Callable[[str], bytes]) -> None:
     head, item, tail = split_feed(feed(CS_AI))
     items = "".join(item.replace("2604.21935", f"2604.{n:05d}") for n in range(10_000))
     data = (head + items + tail).encode()
-    started = time.perf_counter()
+    # CPU time of this process: the parse's own cost, whatever else the machine is running
+    started = time.process_time()
     listings = parse(data)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(listings) == 10_000 and listings[-1].arxiv_id == "2604.09999"
     assert elapsed < 5, f"10,000 items took {elapsed:.1f} s"
 

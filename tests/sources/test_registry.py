@@ -82,8 +82,19 @@ def _assert_clean(listings: list[Listing]) -> None:
             assert "v" not in listing.arxiv_id.split(".")[-1]
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent / "data").glob("crossref_work_*.json")))
+def test_recorded_crossref_work_is_detected_and_parsed(path: Path) -> None:
+    data = path.read_bytes()
+    assert detect(data) == "crossref"
+    listings = parse(data)
+    assert len(listings) == 1 and listings[0].source == "crossref"
+    _assert_clean(listings)
+
+
 def test_every_built_in_family_is_registered() -> None:
-    assert list(FAMILIES) == ["arxiv_rss", "arxiv_api", "biorxiv", "pubmed", "hf_daily", "s2", "rss"]
+    assert list(FAMILIES) == [
+        "arxiv_rss", "arxiv_api", "biorxiv", "pubmed", "hf_daily", "s2", "crossref", "rss"
+    ]
     assert list(FAMILIES)[-1] == "rss", "the catch-all family must be asked last"
 
 

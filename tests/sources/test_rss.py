@@ -124,6 +124,7 @@ def test_empty_feed() -> None:
     assert parse(b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>') == []
 
 
+@pytest.mark.slow  # a timing check over 10,000 entries
 def test_ten_thousand_atom_entries_parse_in_time() -> None:
     entry = (
         "<entry><id>tag:j.org,2025:{n}</id><title>Paper {n}</title><updated>2025-01-01T00:00:00Z</updated>"
@@ -132,7 +133,8 @@ def test_ten_thousand_atom_entries_parse_in_time() -> None:
     data = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
             + "".join(entry.format(n=n) for n in range(10_000)) + "</feed>").encode()
     assert detect(data) == "rss"
-    started = time.perf_counter()
+    # CPU time of this process: the parse's own cost, whatever else the machine is running
+    started = time.process_time()
     listings = parse(data)
     assert len(listings) == 10_000 and listings[9_999].title == "Paper 9999"
-    assert time.perf_counter() - started < 8
+    assert time.process_time() - started < 8

@@ -9,6 +9,10 @@ Replay rules (see docs in `bot/channels/email/pages.py`):
   one token). Re-posting is harmless: the same vote is "already recorded", the last vote wins.
 - unsubscribe: each token carries a nonce and acts at most once. Its key is stored in ProcessedEvent;
   a used token whose subscription was re-activated since is refused (410) instead of unsubscribing again.
+- confirm (public sign-up, PAPERBOT_PUBLIC_SUBSCRIBE): nothing is stored before the address is
+  confirmed, so this token carries what was typed (the address and the interests) and goes only to
+  that address. It subscribes once (its nonce key in ProcessedEvent); a second POST changes nothing.
+  The sign-up form carries a form token bound to a random cookie of the same browser (CSRF).
 - manage: the token opens the settings page as often as the reader likes (GET changes nothing). Every
   form on the page carries a form token (the CSRF value): signed for this subscription, short-lived,
   with a nonce that acts once, so a forged, stale or replayed POST changes nothing.
@@ -36,6 +40,7 @@ __all__ = [
     "UnsubscribeToken",
     "ManageToken",
     "FormToken",
+    "ConfirmToken",
     "Links",
     "unsubscribe_mailto",
 ]
@@ -47,6 +52,8 @@ MAX_AGE = {
     "unsubscribe": timedelta(days=365),
     "manage": timedelta(days=60),
     "form": timedelta(hours=12),  # a settings page left open overnight asks for a reload, not more
+    "signup": timedelta(hours=12),  # the public sign-up form, like a settings form
+    "confirm": timedelta(days=2),  # a sign-up not confirmed within two days is forgotten
 }
 
 
@@ -84,6 +91,20 @@ class FormToken:
     def key(self) -> str:
         """The ProcessedEvent key that marks this form as submitted."""
         return f"form:{self.subscription_id}:{self.nonce}"
+
+
+@dataclass(frozen=True)
+class ConfirmToken:
+    """A sign-up waiting for its address to be confirmed: what the person typed, and a one-time nonce."""
+
+    email: str
+    interests: tuple[str, ...]
+    nonce: str
+
+    @property
+    def key(self) -> str:
+        """The ProcessedEvent key that marks this sign-up as confirmed."""
+        return f"confirm:{self.nonce}"
 
 
 @lru_cache(maxsize=64)
@@ -191,6 +212,34 @@ class Links:
                 return FormToken(subscription_id=owner, nonce=nonce)
         raise TokenError(refused)
 
+    def confirm_token(self, *, email: str, interests: list[str], now: datetime) -> str:
+        return self.dumps("confirm", [email, secrets.token_hex(8), *interests], now=now)
+
+    def read_confirm(self, token: str, *, now: datetime) -> ConfirmToken:
+        match self.loads("confirm", token, now=now):
+            case [str(email), str(nonce), *interests] if all(isinstance(i, str) for i in interests):
+                return ConfirmToken(email=email, interests=tuple(map(str, interests)), nonce=nonce)
+        raise TokenError("This confirmation link is not valid. Open it again from the email.")
+
+    def signup_form_token(self, *, browser: str, now: datetime) -> str:
+        """The CSRF value of the sign-up form, bound to the `browser` cookie sent with the page."""
+        return self.dumps("signup", [browser, secrets.token_hex(8)], now=now)
+
+    def read_signup_form(self, token: str, *, browser: str, now: datetime) -> str:
+        """The one-time key of a sign-up form token; TokenError when it is missing, forged or was
+        made for another browser (a cross-site POST cannot read the cookie), ExpiredToken when old."""
+        refused = "This form is not valid (it did not come from the sign-up page). Reload the page."
+        try:
+            payload = self.loads("signup", token, now=now) if token and browser else None
+        except ExpiredToken:
+            raise ExpiredToken("This page was open too long. Reload the page and try again.") from None
+        except TokenError:
+            raise TokenError(refused) from None
+        match payload:
+            case [str(owner), str(nonce)] if secrets.compare_digest(owner, browser):
+                return f"signup:{nonce}"
+        raise TokenError(refused)
+
     # ---- URLs --------------------------------------------------------------------------------
 
     def feedback_urls(self, *, item_id: int, now: datetime) -> dict[str, str]:
@@ -200,6 +249,9 @@ class Links:
 
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/email/unsubscribe/{token}"
+
+    def confirm_url(self, token: str) -> str:
+        return f"{self.base_url}/subscribe/confirm/{token}"
 
     def manage_url(self, *, subscription_id: int, now: datetime) -> str:
         return f"{self.base_url}/email/manage/{self.manage_token(subscription_id=subscription_id, now=now)}"

@@ -44,7 +44,16 @@ from bot.records import SubscriptionView
 from bot.service import Paperbot
 from bot.vocab import VOTE_LABELS, parse_frequency, parse_vote
 
-__all__ = ["EmailPages", "email_routes", "message_page", "PRIVATE"]
+__all__ = [
+    "EmailPages",
+    "email_routes",
+    "message_page",
+    "page",
+    "form_fields",
+    "embedder",
+    "embed_later",
+    "PRIVATE",
+]
 
 log = logging.getLogger("paperbot.web")
 # Token URLs must not leak through Referer, caches or search engines.
@@ -61,17 +70,20 @@ DONE = {
     "pause": "Digests paused.",
     "resume": "Digests resumed. The next one goes out at its scheduled time.",
     "remove_saved": "Removed from your saved papers.",
+    # from the public sign-up's confirmation link (bot.channels.email.signup)
+    "confirmed": "You are subscribed. Your first digest goes out at the time below; change anything here.",
+    "already_confirmed": "This subscription was already confirmed: here are its settings.",
 }
 
 
-def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = templates.get_template(template).render(context)
     return HTMLResponse(html, status_code=status, headers=PRIVATE)
 
 
 def message_page(heading: str, *lines: str, status: int = 200, **extra: Any) -> HTMLResponse:
     context = {"paper": None, "form": None, "note": None, **extra}
-    return _page("message.html", status, heading=heading, lines=lines, **context)
+    return page("message.html", status, heading=heading, lines=lines, **context)
 
 
 def _schedule(s: SubscriptionView) -> str:
@@ -92,7 +104,7 @@ class EmailPages:
         embed_interests: Callable[[int], None] | None = None,
     ) -> None:
         self.bot, self.links, self.clock = bot, links, clock
-        self.embed_interests = embed_interests or self._embed_here
+        self.embed_interests = embed_interests or embedder(bot)
 
     async def feedback(self, request: Request) -> Response:
         ticket = self.links.read_feedback(request.path_params["token"], now=self.clock())
@@ -158,7 +170,7 @@ class EmailPages:
         if request.method == "GET":
             done = DONE.get(request.query_params.get("done", ""))
             return await self._settings(request, subscription, now, done=done)
-        fields = _fields(await request.body())
+        fields = form_fields(await request.body())
         form = self.links.read_form(fields.get("csrf", ""), subscription_id=subscription.id, now=now)
         if not await run_in_threadpool(lambda: self.bot.first_time(key=form.key)):
             raise UsedToken("This form was already sent. Reload the settings page to make another change.")
@@ -171,7 +183,7 @@ class EmailPages:
         log.info("subscription %d: %s from the settings page", subscription.id, action)
         task = None
         if action == "add_interest":  # the reader does not wait on the model; ranking would embed it anyway
-            task = BackgroundTask(self._embed_later, subscription.subscriber_id)  # or on the embed queue
+            task = BackgroundTask(embed_later, self.embed_interests, subscription.subscriber_id)
         return RedirectResponse(
             f"{request.url.path}?done={done}", status_code=303, headers=PRIVATE, background=task
         )
@@ -221,15 +233,6 @@ class EmailPages:
                 raise InvalidInput("This form asks for nothing paperbot knows. Reload the settings page.")
         return action
 
-    def _embed_here(self, subscriber_id: int) -> None:
-        self.bot.embed_interests(subscriber_id=subscriber_id)
-
-    def _embed_later(self, subscriber_id: int) -> None:
-        try:
-            self.embed_interests(subscriber_id)
-        except Exception:  # the next ranking embeds it; the page already answered
-            log.exception("embedding the new interests of subscriber %d failed", subscriber_id)
-
     async def _settings(
         self,
         request: Request,
@@ -244,7 +247,7 @@ class EmailPages:
         subscriber = await run_in_threadpool(lambda: self.bot.subscriber(subscriber_id=owner))
         saved = await run_in_threadpool(lambda: self.bot.saved_papers(subscriber_id=owner))
         unsubscribe = self.links.unsubscribe_token(subscription_id=subscription.id, now=now)
-        return _page(
+        return page(
             "manage.html",
             status,
             heading="Your subscription",
@@ -275,9 +278,27 @@ class EmailPages:
         return Response(format_bibtex(saved), media_type="application/x-bibtex", headers=headers)
 
 
-def _fields(body: bytes) -> dict[str, str]:
+def form_fields(body: bytes) -> dict[str, str]:
     """A urlencoded form as {name: first value}."""
     return {name: values[0] for name, values in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def embedder(bot: Paperbot) -> Callable[[int], None]:
+    """Embeds a subscriber's interests that have no vector, in this process."""
+
+    def embed(subscriber_id: int) -> None:
+        bot.embed_interests(subscriber_id=subscriber_id)
+
+    return embed
+
+
+def embed_later(embed: Callable[[int], None], subscriber_id: int) -> None:
+    """Embed the interests a page stored without vectors (`embed`: here, or on the embed queue), after
+    the page has answered."""
+    try:
+        embed(subscriber_id)
+    except Exception:  # the next ranking embeds them; the page already answered
+        log.exception("embedding the new interests of subscriber %d failed", subscriber_id)
 
 
 def _int(fields: dict[str, str], name: str) -> int:

@@ -1,4 +1,5 @@
-"""A digest as an email: multipart/alternative with a plain-text part and an inlined-CSS HTML part.
+"""A digest (and a sign-up's confirmation) as an email: multipart/alternative with a plain-text part
+and an inlined-CSS HTML part.
 
 Rendering only; `bot.digests.batch` sends. The HTML is a table layout at most 600 px wide, with its dark-mode
 and small-screen rules kept in a <style> block (css-inline keeps at-rules; everything else is inlined).
@@ -13,19 +14,20 @@ from __future__ import annotations
 import re
 import secrets
 from base64 import encodebytes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.quoprimime import body_encode
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from functools import cache
 
 import css_inline
 from jinja2 import Template
 
 from bot.channels.email import templates
-from bot.channels.email.links import Links, unsubscribe_mailto
+from bot.channels.email.links import MAX_AGE, Links, unsubscribe_mailto
 from bot.config import Settings
 from bot.digests.display import (
     entry_date,
@@ -39,13 +41,23 @@ from bot.digests.display import (
 )
 from bot.records import DigestEntry, DigestView, SubscriptionView
 
-__all__ = ["render_email", "digest_context", "EmailItem", "message_id", "inline_css", "inlined_template"]
+__all__ = [
+    "render_email",
+    "render_confirmation",
+    "digest_context",
+    "EmailItem",
+    "message_id",
+    "inline_css",
+    "inlined_template",
+]
 
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 # Jinja statements ride through the HTML parser as comments: as text, one between table rows would be
 # moved out of the table (the parser's "foster parenting") and a `>` in one would be escaped.
 _STATEMENT = re.compile(r"{%.*?%}", re.DOTALL)
 _SHELTERED = re.compile(r"<!--paperbot:(.*?):paperbot-->", re.DOTALL)
+_EXTENDS = re.compile(r'\s*{%-?\s*extends\s+"([^"]+)"\s*-?%}')
+_BLOCK = re.compile(r"({%-?\s*block\s+(\w+)\s*-?%})(.*?)({%-?\s*endblock\s*-?%})", re.DOTALL)
 # Long URLs in List-Unsubscribe must stay literal: at the default 78 columns the folder turns them
 # into RFC 2047 encoded words, which mail clients do not decode in that header. 998 is RFC 5322's limit.
 MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
@@ -118,6 +130,20 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
 templates.filters["wrap"] = _wrap
 
 
+def _whole_source(name: str) -> str:
+    """The source of template `name` with the layout it extends filled in: its blocks (one level,
+    not nested, as mail.html's children have) put in the layout's, block tags kept, so Jinja trims
+    whitespace around them as it does when it resolves `extends` itself."""
+    source, _, _ = templates.loader.get_source(templates, name)  # type: ignore[union-attr]
+    parent = _EXTENDS.match(source)
+    if parent is None:
+        return source
+    blocks = {m.group(2): m.group(3) for m in _BLOCK.finditer(source)}
+    return _BLOCK.sub(
+        lambda m: m.group(1) + blocks.get(m.group(2), m.group(3)) + m.group(4), _whole_source(parent.group(1))
+    )
+
+
 def inline_css(html: str) -> str:
     """`html` with its stylesheet's rules written into style attributes (at-rules stay in <style>)."""
     return _INLINER.inline(html)
@@ -126,8 +152,7 @@ def inline_css(html: str) -> str:
 @cache
 def inlined_template(name: str) -> Template:
     """The HTML template `name` with its CSS inlined, compiled once per process."""
-    source, _, _ = templates.loader.get_source(templates, name)  # type: ignore[union-attr]
-    sheltered = _STATEMENT.sub(lambda m: f"<!--paperbot:{m.group(0)}:paperbot-->", source)
+    sheltered = _STATEMENT.sub(lambda m: f"<!--paperbot:{m.group(0)}:paperbot-->", _whole_source(name))
     return templates.from_string(_SHELTERED.sub(r"\1", inline_css(sheltered)))
 
 
@@ -226,3 +251,26 @@ def _part(content_type: str, encoding: str, payload: str) -> EmailMessage:
 def _boundary() -> str:
     """A MIME boundary no quoted-printable or base64 line can contain ('=_' is encoded in both)."""
     return f"=_paperbot_{secrets.token_hex(12)}"
+
+
+def render_confirmation(
+    *, email: str, interests: Sequence[str], confirm_url: str, settings: Settings, now: datetime
+) -> EmailMessage:
+    """The mail that asks a public sign-up to confirm its address (double opt-in), in the digest's look."""
+    context = {
+        "subject": "Confirm your paperbot subscription",
+        "recipient": email,
+        "interests": interests,
+        "confirm_url": confirm_url,
+        "valid_days": MAX_AGE["confirm"].days,
+    }
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = context["subject"]
+    message.set_raw("From", formataddr(parseaddr(settings.smtp_from), charset="utf-8"))
+    message["To"] = email
+    message.set_raw("Date", format_datetime(now))
+    message.set_raw("Message-ID", make_msgid(domain=_domain(settings)))
+    message.set_raw("Auto-Submitted", "auto-generated")
+    message.set_content(templates.get_template("confirm.txt").render(context), cte="quoted-printable")
+    message.add_alternative(inlined_template("confirm.html").render(context), subtype="html", cte="base64")
+    return message

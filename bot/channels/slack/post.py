@@ -1,7 +1,7 @@
 """Send digests to Slack: slack-sdk WebClient with retries, per-channel pacing, errors that say the fix.
 
-- 429: waited out (Retry-After) by a RateLimitErrorRetryHandler; 5xx and dropped connections: retried
-  with backoff. Both sleep through an injectable function so tests do not wait.
+- 429: waited out (Retry-After); 5xx and dropped connections: retried with backoff. Both sleep
+  through an injectable function so tests do not wait.
 - At most about one message per second per channel (Slack's posting limit), also injectable.
 - A destination that cannot work until someone acts (channel gone, bot not invited, app uninstalled)
   raises DeliveryError; anything that may pass raises TemporaryDeliveryError.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +24,9 @@ from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     HttpRequest,
     HttpResponse,
-    RateLimitErrorRetryHandler,
+    RetryHandler,
     RetryState,
 )
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.channels.slack.blocks import SlackMessage, render_digest
 from bot.config import Settings
@@ -66,30 +66,9 @@ def is_user_id(target: str) -> bool:
     return target[:1] in ("U", "W")
 
 
-class _RateLimitRetry(RateLimitErrorRetryHandler):
-    """Waits Retry-After seconds through `sleep` (the built-in handler calls time.sleep directly)."""
-
-    def __init__(self, sleep: Sleep, max_retry_count: int) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self._sleep = sleep
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        headers = {key.lower(): value for key, value in (response.headers if response else {}).items()}
-        retry_after = headers.get("retry-after") or ["1"]
-        state.next_attempt_requested = True
-        self._sleep(max(float(retry_after[0]), 1.0))
-        state.increment_current_attempt()
-
-
-class _ServerErrorRetry(ServerErrorRetryHandler):
-    """Every 5xx (the built-in one retries only 500 and 503), backing off through `sleep`."""
+class _SleepingRetry(RetryHandler, ABC):
+    """Retries the HTTP statuses `_retries` accepts, waiting `_delay` seconds through `sleep` (the
+    built-in handlers call time.sleep directly, so tests would wait)."""
 
     def __init__(self, sleep: Sleep, max_retry_count: int) -> None:
         super().__init__(max_retry_count=max_retry_count)
@@ -103,7 +82,13 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return response is not None and 500 <= response.status_code < 600
+        return response is not None and self._retries(response.status_code)
+
+    @abstractmethod
+    def _retries(self, status: int) -> bool: ...
+
+    @abstractmethod
+    def _delay(self, state: RetryState, response: HttpResponse | None) -> float: ...
 
     def prepare_for_next_attempt(
         self,
@@ -114,8 +99,30 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
         error: Exception | None = None,
     ) -> None:
         state.next_attempt_requested = True
-        self._sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        self._sleep(self._delay(state, response))
         state.increment_current_attempt()
+
+
+class _RateLimitRetry(_SleepingRetry):
+    """429: waits Retry-After seconds (at least one)."""
+
+    def _retries(self, status: int) -> bool:
+        return status == 429
+
+    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        headers = {key.lower(): value for key, value in (response.headers if response else {}).items()}
+        retry_after = headers.get("retry-after") or ["1"]
+        return max(float(retry_after[0]), 1.0)
+
+
+class _ServerErrorRetry(_SleepingRetry):
+    """Every 5xx (the built-in handler retries only 500 and 503), with backoff."""
+
+    def _retries(self, status: int) -> bool:
+        return 500 <= status < 600
+
+    def _delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        return self.interval_calculator.calculate_sleep_duration(state.current_attempt)
 
 
 def make_client(settings: Settings, *, sleep: Sleep = time.sleep, retries: int = 4) -> WebClient:

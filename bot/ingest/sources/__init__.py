@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.errors import FeedFormatError
-from bot.ingest.sources import arxiv_api, arxiv_rss, biorxiv, hf_daily, pubmed, rss, s2
+from bot.ingest.sources import arxiv_api, arxiv_rss, biorxiv, crossref, hf_daily, pubmed, rss, s2
 from bot.ingest.sources._common import Listings
 from bot.ingest.sources.listing import Listing
 from bot.ingest.sources.public import check_public_url
@@ -54,6 +54,7 @@ FAMILIES: dict[str, FeedFamily] = {
     "pubmed": pubmed,
     "hf_daily": hf_daily,
     "s2": s2,
+    "crossref": crossref,
     "rss": rss,
 }
 
@@ -91,6 +92,6 @@ def _unrecognised(sample: Sample) -> str:
         keys = ", ".join(sorted(value)[:8]) or "none"
         return (
             f"{place} is JSON paperbot does not recognise (top-level keys: {keys}); expected Hugging Face "
-            "daily papers, bioRxiv/medRxiv details, Semantic Scholar or PubMed"
+            "daily papers, bioRxiv/medRxiv details, Semantic Scholar, PubMed or a Crossref work"
         )
     return f"{place} is JSON ({type(value).__name__}) paperbot does not recognise as a list of papers"
