@@ -9,8 +9,9 @@ latency). Timed from the workers' start to the last digest stored as sent.
 
     .venv/bin/python bench/bench_scale.py [--subscribers 100000] [--workers 1,2,4] [--delay-ms 20]
 
-Prints digests/s per worker count and the scaling efficiency (rate / (workers x rate of one)), and
-writes bench/results/scale-<UTC time>.json.
+Prints digests/s (and mails/s: digests with nothing above the bar are settled as `empty` without a
+mail) per worker count and the scaling efficiency (rate / (workers x rate of one)), and writes
+bench/results/scale-<UTC time>.json.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def fresh_database(server: str) -> str:
     return server.rsplit("/", 1)[0] + f"/{name}"
 
 
+def by_status(url: str) -> dict[str, int]:
+    """Digests by status: `sent` went through the relay; `empty` had nothing above the bar (no mail)."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM digest GROUP BY status").fetchall()
+    return {str(status): int(count) for status, count in rows}
+
+
 def settled(url: str) -> int:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         row = conn.execute("SELECT count(*) FROM digest WHERE status IN ('sent', 'empty')").fetchone()
@@ -130,7 +138,15 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> dict
         assert sink.stdin is not None
         sink.stdin.close()
         sink.wait(10)
-    return {"workers": workers, "digests": done, "seconds": seconds, "per_second": done / seconds}
+    counts = by_status(url)
+    return {
+        "workers": workers,
+        "digests": done,
+        "mails": counts.get("sent", 0),
+        "seconds": seconds,
+        "per_second": done / seconds,
+        "mails_per_second": counts.get("sent", 0) / seconds,
+    }
 
 
 def main() -> None:
@@ -149,15 +165,17 @@ def main() -> None:
             rows.append(run(server, args, count, Path(tmp)))
             Console().print(rows[-1])
     one = rows[0]["per_second"] / rows[0]["workers"]
-    table = Table("workers", "digests", "seconds", "digests/s", "scaling efficiency")
+    table = Table("workers", "digests", "mails", "seconds", "digests/s", "mails/s", "scaling efficiency")
     for row in rows:
         efficiency = row["per_second"] / (row["workers"] * one)
         row["efficiency"] = efficiency
         table.add_row(
             str(row["workers"]),
             str(row["digests"]),
+            str(row["mails"]),
             f"{row['seconds']:.1f}",
             f"{row['per_second']:.1f}",
+            f"{row['mails_per_second']:.1f}",
             f"{efficiency:.2f}",
         )
     Console().print(table)
