@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.channels.slack.failures import reported
 from bot.channels.slack.modal import subscribe_modal
 from bot.channels.slack.scope import Scope, main_subscription, scope_for
 from bot.channels.slack.text import (
@@ -130,6 +131,7 @@ VERBS: dict[str, Callable[[Ctx], None]] = {
 
 def register(app: App, bot: Paperbot) -> None:
     @app.command("/papers")
+    @reported
     def papers(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         scope = scope_for(bot, user_id=command["user_id"], channel_id=command.get("channel_id"))
         ctx = Ctx(bot, Call("help"), scope, ack, respond, client, command.get("trigger_id", ""))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot.channels.slack.failures import notify, reported
 from bot.channels.slack.modal import (
     CALLBACK_ID,
     NEEDS_INTEREST,
@@ -22,9 +21,7 @@ from bot.errors import PaperbotError
 from bot.records import SubscriberView
 from bot.service import Paperbot
 
-__all__ = ["register", "save_submission", "notify"]
-
-log = logging.getLogger("paperbot.slack")
+__all__ = ["register", "save_submission"]
 
 
 def _identity(form: Submission, state: ModalState, user_id: str) -> tuple[str | None, str | None]:
@@ -61,17 +58,6 @@ def save_submission(
     return bot.subscriber(subscriber_id=profile.id) if moved else profile
 
 
-def notify(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
-    """An ephemeral note where the user started; a DM from the app when that channel refuses it."""
-    if channel_id:
-        try:
-            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-            return
-        except SlackApiError as exc:
-            log.info("ephemeral to %s refused (%s); sending a DM", channel_id, exc.response.get("error"))
-    client.chat_postMessage(channel=user_id, text=text)
-
-
 def _saved(profile: SubscriberView, form: Submission, state: ModalState) -> str:
     text = ":white_check_mark: Saved. " + settings_text(profile, "this profile")
     if form.delivery == "channel":
@@ -81,6 +67,7 @@ def _saved(profile: SubscriberView, form: Submission, state: ModalState) -> str:
 
 def register(app: App, bot: Paperbot) -> None:
     @app.view(CALLBACK_ID)
+    @reported
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         state, user_id = ModalState.load(view.get("private_metadata", "")), body["user"]["id"]
         try:
