@@ -13,7 +13,7 @@ from bot.channels.slack.blocks import mark_vote
 from bot.channels.slack.commands import open_subscribe_modal
 from bot.channels.slack.failures import reported
 from bot.channels.slack.home import publish_home
-from bot.channels.slack.scope import scope_for
+from bot.channels.slack.scope import scope_for, switchable
 from bot.errors import NotFound, PaperbotError
 from bot.service import Paperbot
 
@@ -78,7 +78,7 @@ def register(app: App, bot: Paperbot) -> None:
         ack()
         user_id, active = body["user"]["id"], action["action_id"] == "home:resume"
         profile = bot.find_subscriber(slack_user_id=user_id)
-        for sub in profile.subscriptions if profile else ():
+        for sub in switchable(profile):
             bot.set_active(
                 subscription_id=sub.id, active=active, reason=None if active else "paused in App Home"
             )
