@@ -72,7 +72,7 @@ def quiet_transformers() -> None:
     model, noise for a user (paperbot says what it does in its own lines)."""
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 
 def export(model_dir: Path, target: Path, *, int8: bool) -> None:
