@@ -81,7 +81,7 @@ def _tell(args: Args, text: str) -> None:
     if args.context.response_url:
         args.respond(text=text, response_type="ephemeral", replace_original=False)
     elif user := _user(args.body):
-        notify(args.client, user_id=user, channel_id=None, text=text)
+        args.client.chat_postMessage(channel=user, text=text)
 
 
 def reported(listener: Callable[..., None]) -> Callable[[Args], None]:
