@@ -29,11 +29,11 @@ def test_an_unknown_seed_paper_keeps_the_modal_open_and_saves_nothing(
     slack: SlackSender, fake_slack: FakeSlack, bot: Paperbot
 ) -> None:
     view = open_modal(slack, fake_slack)
-    answer = slack.view_submission(view, modal_values(seeds="10.9999/never-ingested"))
+    answer = slack.view_submission(view, modal_values(seeds="my-favourite-paper"))
     assert answer.status_code == 200
     body = answer.json()
     assert body["response_action"] == "errors"
-    assert body["errors"]["seeds"].startswith("Not found: 10.9999/never-ingested. Give arXiv ids")
+    assert body["errors"]["seeds"] == "Not found: my-favourite-paper. Give arXiv ids or URLs, or DOIs"
     time.sleep(0.3)  # had the save gone on after an ack, it would have told the user by now
     assert bot.find_subscriber(slack_user_id="U0ALICE") is None
     assert not fake_slack.calls("chat.postEphemeral") and not fake_slack.calls("chat.postMessage")
@@ -43,7 +43,7 @@ def test_an_unknown_seed_paper_keeps_the_modal_open_and_saves_nothing(
 def slack_with_arxiv(
     bot: Paperbot, fake_slack: FakeSlack, arxiv: ArxivServer
 ) -> Iterator[tuple[SlackSender, Paperbot]]:
-    """The bolt app on the same data, its seed lookups going to the loopback arXiv API."""
+    """The bolt app on the same data, its seed lookups going to the loopback arXiv API and Crossref."""
     looking_up = make_bot(
         bot.settings.data_dir,
         encoder=bot.encoder,
@@ -52,6 +52,7 @@ def slack_with_arxiv(
         slack_signing_secret=SECRET,
         slack_api_url=fake_slack.api_url,
         arxiv_api_url=f"http://127.0.0.1:{arxiv.server_address[1]}/api/query",
+        crossref_api_url=f"http://127.0.0.1:{arxiv.server_address[1]}/works",
     )
     with serve(Starlette(routes=slack_routes(looking_up))) as url:
         sender = SlackSender(url + "/slack/events", response_base=fake_slack.base_url)
@@ -60,7 +61,7 @@ def slack_with_arxiv(
     looking_up.close()
 
 
-def test_an_arxiv_id_arxiv_does_not_know_keeps_the_modal_open_and_a_known_one_is_used(
+def test_an_id_arxiv_or_crossref_does_not_know_keeps_the_modal_open_and_a_known_one_is_used(
     slack_with_arxiv: tuple[SlackSender, Paperbot], fake_slack: FakeSlack, arxiv: ArxivServer
 ) -> None:
     slack, bot = slack_with_arxiv
@@ -68,6 +69,10 @@ def test_an_arxiv_id_arxiv_does_not_know_keeps_the_modal_open_and_a_known_one_is
     unknown = slack.view_submission(view, modal_values(seeds="2409.99999"))
     assert unknown.json()["errors"]["seeds"].startswith("Not found: 2409.99999.")
     assert arxiv.asked == ["/api/query?2409.99999"]  # looked up once, before the ack
+    doi = slack.view_submission(view, modal_values(seeds="10.9999/never-published"))
+    assert doi.json()["errors"]["seeds"].startswith(
+        "seed paper '10.9999/never-published' is not in the database and Crossref does not know that DOI"
+    )
     assert bot.find_subscriber(slack_user_id="U0ALICE") is None
     known = slack.view_submission(view, modal_values(interests="", seeds="arXiv:1707.08567"))
     assert (known.status_code, known.text) == (200, "")

@@ -21,7 +21,7 @@ from bot.channels.slack.modal import (
 )
 from bot.channels.slack.scope import REPLACED
 from bot.channels.slack.text import settings_text
-from bot.errors import PaperbotError, SourceError
+from bot.errors import NotFound, PaperbotError, SourceError
 from bot.inputs import interest_key
 from bot.records import SubscriberView
 from bot.service import Paperbot
@@ -48,20 +48,24 @@ def _profile(bot: Paperbot, form: Submission, state: ModalState, user_id: str) -
 
 def _field_errors(bot: Paperbot, form: Submission, profile: SubscriberView | None) -> dict[str, str]:
     """What the service would refuse, found before the ack so the modal stays open to fix it:
-    interests the profile already has, and seed papers that cannot be found. An arXiv id not stored
-    is looked up once, briefly; when arXiv does not answer in time, the save after the ack fetches
-    it again with retries."""
+    interests the profile already has, and seed papers that cannot be found. An arXiv id or DOI not
+    stored is looked up once, briefly; when arXiv or Crossref does not answer in time, the save after
+    the ack fetches it again with retries."""
     errors: dict[str, str] = {}
     have = {interest_key(i.text) for i in profile.interests if i.text} if profile else set()
     if repeated := [text for text in form.interests if interest_key(text) in have]:
         errors["interests"] = f"Already in this profile: {', '.join(map(repr, repeated))}; remove that line"
     if form.seeds:
         with suppress(SourceError):
-            bot.fetch_seeds(form.seeds, timeout=SEED_LOOKUP_SECONDS, retries=0)
+            try:
+                bot.fetch_seeds(form.seeds, timeout=SEED_LOOKUP_SECONDS, retries=0)
+            except NotFound as exc:  # a DOI Crossref does not know
+                errors["seeds"] = exc.message
+                return errors
             if missing := bot.missing_seeds(form.seeds):
                 errors["seeds"] = (
-                    f"Not found: {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}. Give arXiv "
-                    "ids or URLs; a DOI works once a feed with the paper was ingested"
+                    f"Not found: {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}. "
+                    "Give arXiv ids or URLs, or DOIs"
                 )
     return errors
 
