@@ -112,9 +112,11 @@ def parse_date(value: str | None) -> datetime | None:
 
 def print_ingest(report: IngestReport) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("source", "status", "family", "new", "updated", "duplicate", "skipped", "error")
+    # Long paths and URLs fold onto more lines: cut at 80 columns they all looked the same.
+    source = Column("source", overflow="fold")
+    table = Table(source, "status", "family", "new", "updated", "duplicate", "skipped", "error")
     for r in report.sources:
         counts = (str(r.new), str(r.updated), str(r.duplicate), str(r.skipped))
         table.add_row(r.source, r.status, r.family or "", *counts, r.error or "")
@@ -286,7 +288,7 @@ def sources_list(
 ) -> None:
     """Show the configured sources with their last outcome."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from bot.records import to_json
 
@@ -296,7 +298,7 @@ def sources_list(
     if json_out:
         print_json([to_json(v) for v in views])
         return
-    table = Table("id", "url", "configured", "family", "last success", "last error")
+    table = Table("id", Column("url", overflow="fold"), "configured", "family", "last success", "last error")
     for v in views:
         success = v.last_success_at.isoformat(timespec="minutes") if v.last_success_at else ""
         how = "sources add" if v.enabled else "PAPERBOT_SOURCES" if v.url in configured else "no"

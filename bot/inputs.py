@@ -18,6 +18,7 @@ __all__ = [
     "WEEKDAY_NAMES",
     "check_email",
     "check_text",
+    "interest_key",
     "parse_weekday",
 ]
 
@@ -34,6 +35,11 @@ def check_text(text: str) -> str:
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"interest text is {len(text)} characters; keep it under {MAX_TEXT:,}")
     return text
+
+
+def interest_key(text: str) -> str:
+    """What makes two interest texts the same one: case and spacing aside."""
+    return " ".join(text.split()).casefold()
 
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -13,15 +13,22 @@ from sqlmodel import Session, col, select
 from bot.bibtex import BibEntry, BibImport
 from bot.errors import InvalidInput
 from bot.ingest.sources.ids import paper_keys
-from bot.inputs import check_text
+from bot.inputs import check_text, interest_key
 from bot.records import InterestView
 from bot.subscribers import resolve_seed
 from bot.vectors.embed import Encoder, listing_text
 from bot.vectors.store import vectors_for_texts
 from storage import models
 
-__all__ = ["text_interest", "seed_interests", "bib_interests", "library", "Added", "interest_view"]
-
+__all__ = [
+    "existing_interest",
+    "text_interest",
+    "seed_interests",
+    "bib_interests",
+    "library",
+    "Added",
+    "interest_view",
+]
 
 
 def interest_view(row: models.Interest) -> InterestView:
@@ -54,12 +61,28 @@ def _row(
     )
 
 
+def existing_interest(session: Session, subscriber_id: int, text: str) -> models.Interest | None:
+    """The subscriber's interest with this text (by `interest_key`), if there is one."""
+    key = interest_key(text)
+    rows = session.exec(
+        select(models.Interest).where(
+            models.Interest.subscriber_id == subscriber_id, col(models.Interest.text).is_not(None)
+        )
+    ).all()
+    return next((row for row in rows if interest_key(row.text or "") == key), None)
+
+
 def text_interest(
     session: Session, encoder: Encoder | None, subscriber_id: int, text: str, label: str | None = None
 ) -> models.Interest:
     """An interest from free text; with no encoder it is stored without a vector (a web request must
-    not wait on the model) and the next ranking, or `Paperbot.embed_interests`, embeds it."""
+    not wait on the model) and the next ranking, or `Paperbot.embed_interests`, embeds it. The same
+    text twice is refused, so a repeated click or a replayed request adds no second row."""
     text = check_text(text)
+    if (same := existing_interest(session, subscriber_id, text)) is not None:
+        raise InvalidInput(
+            f"the interest {same.label!r} is already in this profile (interest {same.id}); nothing was added"
+        )
     if encoder is None:
         row = models.Interest(subscriber_id=subscriber_id, label=(label or text)[:200], text=text)
     else:

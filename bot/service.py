@@ -454,12 +454,13 @@ class Paperbot:
 
         Exactly one of email / slack_user_id / slack_channel_id names the subscriber; a Slack user may
         ask for delivery by email instead of DM (deliver_to_email). Subscribing again with the same
-        identity adds the interests and resumes that delivery target; its schedule changes only
-        where `schedule` says (a ScheduleChange leaves the fields it does not give as they are).
-        `embed=False` stores text interests without their vectors, as `add_interest` does.
+        identity adds the interests it lacks (one it has is skipped) and resumes that delivery
+        target; its schedule changes only where `schedule` says (a ScheduleChange leaves the fields
+        it does not give as they are). `embed=False` stores text interests without their vectors,
+        as `add_interest` does. A `name` given replaces the stored one (Slack's real name).
         """
         from bot.bibtex import parse_bibtex
-        from bot.interests import bib_interests, seed_interests, text_interest
+        from bot.interests import bib_interests, existing_interest, seed_interests, text_interest
 
         identity = Identity.of(
             email=email,
@@ -476,8 +477,9 @@ class Paperbot:
             upsert_subscription(
                 session, subscriber.id, *identity.delivery(deliver_to_email), schedule or ScheduleChange()
             )
-            for text in interests:
-                text_interest(session, self.interest_encoder if embed else None, subscriber.id, text)
+            for text in interests:  # subscribing again with an interest it has adds nothing
+                if existing_interest(session, subscriber.id, text) is None:
+                    text_interest(session, self.interest_encoder if embed else None, subscriber.id, text)
             if seed_papers:
                 seed_interests(session, self.interest_encoder, subscriber.id, seed_papers)
             if parsed_bib is not None:
@@ -485,14 +487,21 @@ class Paperbot:
             session.flush()
             return subscriber_view(session, subscriber)
 
-    def fetch_seeds(self, references: Sequence[str], *, now: datetime | None = None) -> int:
+    def fetch_seeds(
+        self,
+        references: Sequence[str],
+        *,
+        now: datetime | None = None,
+        timeout: float | None = None,
+        retries: int = 3,
+    ) -> int:
         """Store the seed papers that are not stored yet and are named by an arXiv id (fetched from the
         arXiv API, PAPERBOT_ARXIV_API_URL `?id_list=`) or a DOI (Crossref, PAPERBOT_CROSSREF_API_URL
         `/<doi>`; an arXiv DOI goes to arXiv); returns how many were fetched. A DOI Crossref does
         not know is NotFound, any other failed fetch a SourceError naming the paper; an id arXiv
-        does not know is left for `resolve_seed` to refuse."""
-        with session_scope(self.engine) as session:
-            missing = [ref for ref in references if not _stored(session, ref)]
+        does not know is left for `resolve_seed` to refuse. `timeout` (per attempt, default the
+        installation's) and `retries` bound a caller that must answer quickly (Slack's modal: 3 s)."""
+        missing = self.missing_seeds(references)
         wanted = [(ref, found) for ref in missing if (found := self._seed_source(ref)) is not None]
         if not wanted:
             return 0
@@ -506,7 +515,8 @@ class Paperbot:
                     now=now or models.utcnow(),
                     client=self._http,
                     sleep=self.sleep,
-                    timeout=self._fetch_timeout,
+                    timeout=self._fetch_timeout if timeout is None else timeout,
+                    retries=retries,
                     strict=True,
                 )
             except FetchError as exc:
@@ -537,6 +547,12 @@ class Paperbot:
             f"could not fetch seed paper {reference!r} from {service} ({exc.message}); "
             "check the network and try again"
         )
+
+    def missing_seeds(self, references: Sequence[str]) -> list[str]:
+        """The seed papers that are not stored (after `fetch_seeds`: those arXiv or Crossref do not
+        know, and ids never ingested), in the order given."""
+        with session_scope(self.engine) as session:
+            return [ref for ref in references if not _stored(session, ref)]
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
         with session_scope(self.engine) as session:

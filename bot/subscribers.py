@@ -28,6 +28,7 @@ __all__ = [
     "resolve_seed",
 ]
 
+
 def get_subscriber(session: Session, subscriber_id: int) -> models.Subscriber:
     row = session.get(models.Subscriber, subscriber_id)
     if row is None:
@@ -186,6 +187,9 @@ class Identity:
             )
             session.add(row)
             session.flush()
+        elif self.name and row.name != self.name:  # e.g. the person's Slack name, looked up again
+            row.name = self.name
+            session.add(row)
         return row
 
 

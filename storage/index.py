@@ -82,7 +82,8 @@ class VectorIndex:
         """Load the index at `path`, or rebuild it from `load_all()` when it is missing, corrupt or stale.
 
         `load_all` returns (ids int64 (n,), vectors float32 (n, dim)) for every listing in the database.
-        A rebuild is saved and logged as one WARNING; a failed save is logged too, never raised.
+        A rebuild is saved and logged as one WARNING; a failed save is logged too, never raised. The
+        first index of a data dir (no file yet, nothing to hold) is no news: one INFO line.
         """
         try:
             index = cls._load(path, dim=dim, model=model)
@@ -93,7 +94,12 @@ class VectorIndex:
                 return index
             reason = f"stale: file has {index.state}, database has {expected}"
         index = cls._build(path, dim=dim, model=model, load_all=load_all)
-        log.warning("rebuilt vector index %s from the database (%d vectors): %s", path, len(index), reason)
+        if expected.count == 0 and not path.exists():
+            log.info("created the vector index %s", path)
+        else:
+            log.warning(
+                "rebuilt vector index %s from the database (%d vectors): %s", path, len(index), reason
+            )
         index.save()
         return index
 

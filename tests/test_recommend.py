@@ -318,6 +318,22 @@ def test_importing_the_same_papers_again_adds_nothing(sample_bot: Paperbot, feed
 
 
 @pytest.mark.slow
+def test_the_same_interest_text_twice_is_refused_and_subscribing_again_skips_it(
+    sample_bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERBOT_DATA_DIR", str(sample_bot.settings.data_dir))
+    view = sample_bot.subscribe(email="twice@example.org", interests=["Protein design"])
+    again = sample_bot.subscribe(email="twice@example.org", interests=["protein  DESIGN", "graph networks"])
+    assert [i.label for i in again.interests] == ["Protein design", "graph networks"]
+    with pytest.raises(InvalidInput, match="the interest 'Protein design' is already in this profile"):
+        sample_bot.add_interest(subscriber_id=view.id, text=" protein design ")
+    with pytest.raises(InvalidInput, match="already in this profile"):
+        sample_bot.add_interest(subscriber_id=view.id, text="Graph networks", embed=False)
+    cli = CliRunner().invoke(app, ["profile", "add-interest", str(view.id), "PROTEIN DESIGN"])
+    assert cli.exit_code == 1 and cli.output.startswith("Error: the interest 'Protein design' is already")
+    assert len(sample_bot.subscriber(subscriber_id=view.id).interests) == 2
+
+
 def test_unrelated_seed_papers_become_one_interest_each(sample_bot: Paperbot) -> None:
     cells = _by_title(sample_bot, "LangCell")  # cosine 0.16 to the next one with the bundled model
     lie = _by_title(sample_bot, "Lie Group Decompositions for Equivariant")

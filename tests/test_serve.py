@@ -14,6 +14,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.schedule.scheduler import FOLLOWER_MESSAGE
+from bot.server.serve import _bind
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
 from storage import models
@@ -231,3 +233,14 @@ def test_two_serves_on_one_postgres_database_one_schedules_and_the_other_takes_o
     ids = message_ids(smtp)
     assert len(ids) == 12 and all(len(found) == 1 for found in ids.values()), ids
     assert len(smtp.received) == 12
+
+
+def test_the_port_takes_connections_as_soon_as_serve_names_it() -> None:
+    """Bound but not listening until uvicorn ran, the socket refused a client that read "paperbot web
+    on …" while the scheduler was still starting (a ConnectError, now and then, in the serve tests)."""
+    sock = _bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=2):
+            pass  # connected: the kernel queued it for uvicorn's first accept
+    finally:
+        sock.close()

@@ -144,7 +144,10 @@ def test_unsubscribe_page_button_and_replays(
     )
     assert back.status_code == 303 and state(bot)["subscriptions"][0][1] is True
     refused = client.post(link)  # the old, used link must not undo the new subscription
-    assert refused.status_code == 410 and "use the link in your latest digest" in refused.text
+    assert refused.status_code == 410 and "you subscribed again since" in refused.text
+    (settings,) = re.findall(r'href="(http://localhost:8000/email/manage/[^"]+)"', refused.text)
+    assert "Open your settings to unsubscribe or pause" in refused.text
+    assert client.get(settings).status_code == 200 and "Pause" in client.get(settings).text
     assert state(bot)["subscriptions"][0][1] is True
 
     fresh = re.search(r'action="(http://localhost:8000/email/unsubscribe/[^"]+)"', client.get(manage).text)

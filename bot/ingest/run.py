@@ -55,6 +55,7 @@ def ingest_source(
     sleep: Callable[[float], None],
     timeout: float,
     strict: bool = False,
+    retries: int = 3,
 ) -> tuple[SourceReport, tuple[int, ...]]:
     """(what happened, ids of new or changed listings). A failure is recorded and reported; with
     `strict` it is recorded and raised (a seed paper fetch, where the caller tells a 404 apart)."""
@@ -67,6 +68,7 @@ def ingest_source(
             client=client,
             sleep=sleep,
             timeout=timeout,
+            retries=retries,
         )
         if result.not_modified:
             listings, family = sources.Listings(), source.kind

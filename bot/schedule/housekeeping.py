@@ -70,14 +70,14 @@ def prune(bot: Paperbot, *, before: datetime) -> PruneReport:
 
 
 def forget_slack_events(bot: Paperbot, *, now: datetime) -> int:
-    """Drop Slack event ids older than two days; returns how many. Slack retries an event within
-    minutes, so that is plenty to dedupe. One-time token keys stay: they refuse replays for as long
-    as their links live."""
+    """Drop Slack event ids and request signatures older than two days; returns how many. Slack
+    retries an event within minutes and refuses a signature older than 5 minutes, so that is plenty
+    to dedupe. One-time token keys stay: they refuse replays for as long as their links live."""
     event = models.ProcessedEvent
     with session_scope(bot.engine) as session:
         result = session.exec(
             delete(event).where(
-                col(event.key).startswith("slack-event:"), col(event.created_at) < now - timedelta(days=2)
+                col(event.key).startswith("slack-"), col(event.created_at) < now - timedelta(days=2)
             )
         )
         return int(result.rowcount)

@@ -63,6 +63,9 @@ def _bind(host: str, port: int) -> socket.socket:
         problem = f"cannot listen on {host}:{port} ({exc.strerror})"
         raise PaperbotError(f"{problem}; choose another --port or stop what uses it") from None
     sock.set_inheritable(True)
+    # Listening from here on: a client that read "paperbot web on …" and connects while the
+    # scheduler starts waits in the backlog instead of being refused (uvicorn listens only later).
+    sock.listen(2048)
     return sock
 
 

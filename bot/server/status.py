@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from bot import reports
 from bot.digests.period import next_send_after
@@ -95,7 +95,8 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
 
 def render_status(status: Status, console: Console) -> None:
     """Four tables (sources, subscriptions, recent digests, failed deliveries) and a summary line."""
-    sources = Table("id", "source", "kind", "last success", "last error", title="Sources")
+    source = Column("source", overflow="fold")  # cut short, long paths all looked the same
+    sources = Table("id", source, "kind", "last success", "last error", title="Sources")
     for s in status.sources:
         error = f"{_when(s.last_error_at)}: {s.last_error}" if s.last_error else ""
         sources.add_row(

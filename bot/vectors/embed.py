@@ -101,6 +101,9 @@ class Encoder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        from bot.vectors.embed_onnx import quiet_transformers
+
+        quiet_transformers()
         return SentenceTransformer(_model_path(self.base_model), device="cpu")
 
     @cached_property

@@ -28,7 +28,7 @@ from storage.cpu import cpu_budget
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["OnnxModel", "export"]
+__all__ = ["OnnxModel", "export", "quiet_transformers"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ def _fingerprint(model_dir: Path, int8: bool) -> str:
     return digest.hexdigest()[:20]
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" progress bar from transformers: it came on every run that loads the
+    model, noise for a user (paperbot says what it does in its own lines)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated upstream
+
+
 def export(model_dir: Path, target: Path, *, int8: bool) -> None:
     """Export the transformer of `model_dir` to ONNX at `target` (int8 weights if asked), atomically."""
     import torch  # only the export needs torch
@@ -91,6 +99,7 @@ def export(model_dir: Path, target: Path, *, int8: bool) -> None:
     example = tokenizer(["an example paper title. its abstract"], return_tensors="pt")
     if set(example) != set(INPUTS):
         raise UnsupportedModel(f"{model_dir} is not a BERT-style model; use the default torch backend")
+    quiet_transformers()
     model = AutoModel.from_pretrained(str(model_dir)).eval()
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ class FakeSlack:
 
     def __init__(self, *, user_tz: str = "Europe/Berlin") -> None:
         self.user_tz = user_tz
+        self.real_names = {"U0ALICE": "Alice Liddell", "U0CAROL": "Carol Danvers"}  # users.info answers
         self.requests: list[Recorded] = []
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._lock = threading.Condition()
@@ -156,7 +157,18 @@ class FakeSlack:
             "views.update": lambda b: {"view": {"id": "V1", **_view(b)}},
             "views.publish": lambda b: {"view": {"id": "V2", **_view(b)}},
             "users.info": lambda b: {
-                "user": {"id": b.get("user"), "team_id": TEAM_ID, "tz": self.user_tz, "is_admin": False}
+                "user": {
+                    "id": b.get("user"),
+                    "team_id": TEAM_ID,
+                    "name": str(b.get("user", "")).lower(),
+                    "real_name": self.real_names.get(str(b.get("user")), ""),
+                    "tz": self.user_tz,
+                    "is_admin": False,
+                    "profile": {
+                        "real_name": self.real_names.get(str(b.get("user")), ""),
+                        "display_name": self.real_names.get(str(b.get("user")), "").split(" ")[0],
+                    },
+                }
             },
             "response": lambda b: {},
         }

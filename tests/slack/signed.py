@@ -94,7 +94,7 @@ class SlackSender:
             "team": {"id": TEAM_ID, "domain": "lab"},
             "user": {"id": user, "team_id": TEAM_ID},
             "api_app_id": "A0PAPERBOT",
-            "trigger_id": "trigger-submit",
+            "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",  # Slack's is new each time
             "view": {**view, "id": "V1", "team_id": TEAM_ID, "state": {"values": values}},
         }
         return self.interaction(payload)

@@ -221,6 +221,19 @@ def test_missing_file_is_rebuilt_and_saved(db: Db, path: Path, caplog: pytest.Lo
     assert db.calls == 1  # the rebuilt file was saved and is now trusted
 
 
+def test_the_first_index_of_a_fresh_data_dir_is_no_warning(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every first run used to say WARNING "rebuilt vector index … (0 vectors): missing"."""
+    caplog.set_level(logging.INFO, logger="storage.index")
+    empty = Db(np.zeros(0, dtype=np.int64), np.zeros((0, DIM), dtype=np.float32))
+    index = open_index(path, empty)
+    assert len(index) == 0 and path.exists()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", f"created the vector index {path}")
+    ]
+
+
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 

@@ -82,7 +82,7 @@ def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def message_page(heading: str, *lines: str, status: int = 200, **extra: Any) -> HTMLResponse:
-    context = {"paper": None, "form": None, "note": None, **extra}
+    context = {"paper": None, "form": None, "note": None, "link": None, **extra}
     return page("message.html", status, heading=heading, lines=lines, **context)
 
 
@@ -145,10 +145,13 @@ class EmailPages:
             )
         # RFC 8058 one-click and the page's button both land here; either way the POST acts.
         if await run_in_threadpool(lambda: self.bot.seen(key=ticket.key)):
-            if subscription.active:
-                raise UsedToken(
-                    "This unsubscribe link was already used, and you subscribed again since. "
-                    "To unsubscribe now, use the link in your latest digest."
+            if subscription.active:  # the settings page can unsubscribe (or pause) the new subscription
+                manage = self.links.manage_url(subscription_id=subscription.id, now=self.clock())
+                return message_page(
+                    "This link can no longer be used",
+                    "This unsubscribe link was already used, and you subscribed again since.",
+                    status=410,
+                    link={"href": manage, "text": "Open your settings to unsubscribe or pause"},
                 )
             return message_page("You are unsubscribed", f"{subscription.target} gets no more digests.")
         if subscription.active:

@@ -11,8 +11,9 @@ from slack_sdk import WebClient
 
 from bot.channels.slack.blocks import mark_vote
 from bot.channels.slack.commands import open_subscribe_modal
+from bot.channels.slack.failures import reported
 from bot.channels.slack.home import publish_home
-from bot.channels.slack.scope import scope_for
+from bot.channels.slack.scope import scope_for, switchable
 from bot.errors import NotFound, PaperbotError
 from bot.service import Paperbot
 
@@ -23,6 +24,7 @@ VOTE_ACTION = re.compile(r"^vote:(up|down|save)$")
 
 def register(app: App, bot: Paperbot) -> None:
     @app.action(VOTE_ACTION)
+    @reported
     def vote(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -43,12 +45,14 @@ def register(app: App, bot: Paperbot) -> None:
         )
 
     @app.action("home:edit")
+    @reported
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         scope = scope_for(bot, user_id=body["user"]["id"], channel_id=None)
         open_subscribe_modal(client, scope, trigger_id=body["trigger_id"])
 
     @app.action("home:remove_interest")
+    @reported
     def remove_interest(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         user_id = body["user"]["id"]
@@ -59,6 +63,7 @@ def register(app: App, bot: Paperbot) -> None:
         publish_home(bot, client, user_id)
 
     @app.action("home:remove_saved")
+    @reported
     def remove_saved(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         user_id = body["user"]["id"]
@@ -68,11 +73,12 @@ def register(app: App, bot: Paperbot) -> None:
         publish_home(bot, client, user_id)
 
     @app.action(re.compile(r"^home:(pause|resume)$"))
+    @reported
     def toggle(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         user_id, active = body["user"]["id"], action["action_id"] == "home:resume"
         profile = bot.find_subscriber(slack_user_id=user_id)
-        for sub in profile.subscriptions if profile else ():
+        for sub in switchable(profile):
             bot.set_active(
                 subscription_id=sub.id, active=active, reason=None if active else "paused in App Home"
             )

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.error import BoltError
@@ -36,12 +36,18 @@ log = logging.getLogger("paperbot.slack")
 
 
 def _dedupe(bot: Paperbot) -> Callable[..., BoltResponse | None]:
-    """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); act on each event_id once."""
+    """Act on each request once. Slack re-sends an event it thinks we missed (X-Slack-Retry-Num,
+    signed anew): one event_id, once. Any other request replayed as it was signed (the signature is
+    valid for 5 minutes) would repeat what it did, e.g. add an interest twice: one signature, once."""
 
-    def dedupe(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+    def dedupe(req: BoltRequest, body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        signature = (req.headers.get("x-slack-signature") or [""])[0]  # none in Socket Mode
         if event_id and not bot.first_time(key=f"slack-event:{event_id}"):
             log.info("slack: event %s already handled; ignoring the retry", event_id)
+            return BoltResponse(status=200, body="")
+        if not event_id and signature and not bot.first_time(key=f"slack-request:{signature}"):
+            log.info("slack: a replayed %s request (same signature) ignored", body.get("type") or "command")
             return BoltResponse(status=200, body="")
         next()
         return None

@@ -10,8 +10,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.channels.slack.failures import reported
 from bot.channels.slack.modal import subscribe_modal
-from bot.channels.slack.scope import Scope, main_subscription, scope_for
+from bot.channels.slack.scope import Scope, main_subscription, scope_for, switchable
 from bot.channels.slack.text import (
     Call,
     digest_results_text,
@@ -101,7 +102,7 @@ def _set_active(active: bool, reason: str | None) -> Callable[[Ctx], None]:
     def handle(ctx: Ctx) -> None:
         subscriber_id = _profile(ctx)
         assert ctx.scope.profile is not None
-        for sub in ctx.scope.profile.subscriptions:
+        for sub in switchable(ctx.scope.profile):
             ctx.bot.set_active(subscription_id=sub.id, active=active, reason=reason)
         verb = "Resumed" if active else ("Unsubscribed" if reason == "unsubscribed" else "Paused")
         ctx.reply(
@@ -130,6 +131,7 @@ VERBS: dict[str, Callable[[Ctx], None]] = {
 
 def register(app: App, bot: Paperbot) -> None:
     @app.command("/papers")
+    @reported
     def papers(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         scope = scope_for(bot, user_id=command["user_id"], channel_id=command.get("channel_id"))
         ctx = Ctx(bot, Call("help"), scope, ack, respond, client, command.get("trigger_id", ""))

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.channels.slack.failures import reported
 from bot.channels.slack.home import publish_home
 from bot.service import Paperbot
 from bot.vocab import Vote
@@ -35,16 +36,19 @@ def reaction_vote(bot: Paperbot, event: dict[str, Any]) -> tuple[int, Vote] | No
 
 def register(app: App, bot: Paperbot) -> None:
     @app.event("reaction_added")
+    @reported
     def reaction_added(event: dict[str, Any]) -> None:
         if found := reaction_vote(bot, event):
             bot.record_item_feedback(digest_item_id=found[0], vote=found[1], via="slack_reaction")
 
     @app.event("reaction_removed")
+    @reported
     def reaction_removed(event: dict[str, Any]) -> None:
         if found := reaction_vote(bot, event):
             bot.withdraw_item_feedback(digest_item_id=found[0], vote=found[1])
 
     @app.event("app_home_opened")
+    @reported
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") == "home":
             publish_home(bot, client, event["user"])

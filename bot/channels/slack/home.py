@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.channels.slack.blocks import escape
+from bot.channels.slack.scope import switchable
 from bot.channels.slack.text import schedule_line
 from bot.digests.period import latest_period
 from bot.records import ListingView, SubscriberView, SubscriptionView
@@ -97,7 +98,7 @@ def home_view(
         return View(type="home", blocks=blocks)
     deliveries = "\n".join(_delivery(s, latest) for s in profile.subscriptions) or "• none"
     votes = profile.votes
-    paused = any(not s.active for s in profile.subscriptions)
+    paused = any(not s.active for s in switchable(profile))
     toggle = ("Resume", "home:resume") if paused else ("Pause", "home:pause")
     blocks += _interests(profile)
     blocks += _saved(saved)

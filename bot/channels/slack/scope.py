@@ -8,7 +8,11 @@ from bot.channels.slack.text import is_channel_id
 from bot.records import SubscriberView, SubscriptionView
 from bot.service import Paperbot
 
-__all__ = ["Scope", "scope_for", "main_subscription"]
+__all__ = ["Scope", "scope_for", "main_subscription", "REPLACED", "switchable"]
+
+# The paused reason of a delivery the settings modal moved elsewhere (DM -> email, say): it stays
+# for its history, but Resume must not bring it back next to the one that replaced it.
+REPLACED = "replaced by delivery to "
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,9 @@ def main_subscription(profile: SubscriberView | None) -> SubscriptionView | None
     if profile is None or not profile.subscriptions:
         return None
     return next((s for s in profile.subscriptions if s.active), profile.subscriptions[0])
+
+
+def switchable(profile: SubscriberView | None) -> list[SubscriptionView]:
+    """The deliveries Pause and Resume act on: all but those the settings modal replaced."""
+    subscriptions = profile.subscriptions if profile else ()
+    return [s for s in subscriptions if s.active or not (s.paused_reason or "").startswith(REPLACED)]
