@@ -761,6 +761,16 @@ def digest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Write what would be sent to the outbox; change nothing.")
     ] = False,
+    defer: Annotated[
+        bool,
+        typer.Option(
+            "--defer",
+            help="With --all-due on PostgreSQL: queue the due digests for `paperbot worker` and return.",
+        ),
+    ] = False,
+    chunk: Annotated[
+        int, typer.Option("--chunk", min=1, max=500, help="With --defer: subscriptions per queued job.")
+    ] = 500,
     json_out: JsonOpt = False,
 ) -> None:
     """Deliver digests now. Each period is sent at most once; exit code 1 if any failed or will be retried."""
@@ -773,6 +783,11 @@ def digest(
         fail("give a SUBSCRIBER id or --all-due, not both")
     if all_due and dry_run:
         fail("--dry-run works with one SUBSCRIBER, not with --all-due")
+    if defer and not all_due:
+        fail("--defer works with --all-due, not with one SUBSCRIBER")
+    if defer:
+        defer_digests(chunk, json_out)
+        return
     with service() as bot:
         if subscriber is None:
             results = run_due(bot)
@@ -786,6 +801,66 @@ def digest(
         raise typer.Exit(1)
 
 
+def defer_digests(chunk: int, json_out: bool) -> None:
+    from bot.schedule.tasks import build_app, defer_due
+
+    with service() as bot:
+        require_postgres(bot, "paperbot digest --defer")
+        queue = build_app(bot.settings.db_url, bot.settings)
+        with queue.open():
+            due = defer_due(queue, bot, now=datetime.now(UTC), size=chunk)
+    jobs = -(-due // chunk)
+    if json_out:
+        print_json({"due": due, "jobs": jobs})
+    else:
+        typer.echo(f"queued {due} due digests as {jobs} deliver_chunk jobs for paperbot worker")
+
+
+def require_postgres(bot: Paperbot, what: str) -> None:
+    if not bot.settings.db_url.startswith("postgresql"):
+        fail(
+            f"{what} is distributed mode, which needs PostgreSQL: set DATABASE_URL=postgresql://... "
+            "(on SQLite, paperbot serve runs everything in one process)"
+        )
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues", "-q", help="Comma-separated queues to work on: deliver, slack, embed, default (all)."
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at once.")] = 1,
+) -> None:
+    """Run a distributed-mode worker (PostgreSQL) until SIGTERM or Ctrl-C (see docs/deploy.md)."""
+    import os
+    import socket
+
+    from bot.schedule.tasks import QUEUES, build_app, heartbeat_seconds
+    from bot.server.serve import ensure_logging
+
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else list(QUEUES)
+    if unknown := sorted(set(chosen) - set(QUEUES)):
+        fail(f"unknown queue {', '.join(unknown)}; the queues are {', '.join(QUEUES)}")
+    with service() as bot:
+        require_postgres(bot, "paperbot worker")
+        ensure_logging()
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        logging.getLogger("paperbot.worker").info(
+            "paperbot worker %s on queues %s, concurrency %d", name, ",".join(chosen), concurrency
+        )
+        build_app(bot.settings.db_url, bot.settings).run_worker(
+            queues=chosen,
+            concurrency=concurrency,
+            name=name,
+            delete_jobs="successful",
+            update_heartbeat_interval=heartbeat_seconds(bot.settings.worker_stalled_seconds),
+            stalled_worker_timeout=bot.settings.worker_stalled_seconds,
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", "-H", help="Address to listen on.")] = "127.0.0.1",
@@ -794,6 +869,16 @@ def serve(
     ] = 8000,
     no_schedule: Annotated[
         bool, typer.Option("--no-schedule", help="Serve the web only; never run the scheduler.")
+    ] = False,
+    web_only: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help=(
+                "Distributed mode's web tier (PostgreSQL): the web app only; workers schedule, and "
+                "new interests are embedded on the embed queue."
+            ),
+        ),
     ] = False,
 ) -> None:
     """Run the web app and the scheduler until SIGTERM or Ctrl-C (see docs/deploy.md)."""
@@ -808,9 +893,12 @@ def serve(
             ingest_every=timedelta(minutes=settings.ingest_interval_minutes),
             retention=timedelta(days=settings.retention_days),
             lock_retry=timedelta(seconds=settings.scheduler_lock_retry_seconds),
-            sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
+            retry_after=timedelta(seconds=settings.scheduler_sweep_seconds),
         )
-        run(bot, host=host, port=port, schedule=not no_schedule, config=config)
+        if web_only:
+            require_postgres(bot, "paperbot serve --web")
+        schedule = not (no_schedule or web_only)
+        run(bot, host=host, port=port, schedule=schedule, web_tier=web_only, config=config)
 
 
 @app.command()

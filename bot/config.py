@@ -149,7 +149,10 @@ class Settings(BaseSettings):
         15.0, gt=0, le=600, description="How often a standby `paperbot serve` retries the scheduler lock"
     )
     scheduler_sweep_seconds: float = Field(
-        300.0, gt=0, le=86400, description="How often `paperbot serve` sends missed and retryable digests"
+        300.0, gt=0, le=86400, description="How soon a digest that failed temporarily is tried again"
+    )
+    worker_stalled_seconds: int = Field(
+        30, ge=3, le=3600, description="Seconds without a heartbeat after which a worker's jobs are retried"
     )
     sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated feed URLs, paths or shortcuts like arxiv:cs.LG"

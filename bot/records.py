@@ -238,6 +238,24 @@ class DigestView:
 
 
 @dataclass(frozen=True)
+class QueueCounts:
+    """Distributed mode's queue: jobs waiting, running, waiting to run again, and failed for good."""
+
+    pending: int
+    running: int
+    retrying: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """The queue job running a delivery (procrastinate's job id, and how many attempts came before)."""
+
+    id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
 class DigestResult:
     """What one digest run did: sent, empty (nothing above the bar), skipped (already sent or claimed
     elsewhere), retry (temporary failure, the next run retries), failed (permanent), dry_run."""

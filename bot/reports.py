@@ -12,11 +12,13 @@ from datetime import datetime
 from sqlalchemy import func, text
 from sqlmodel import col, or_, select
 
+from bot.records import QueueCounts
 from bot.service import Paperbot
 from storage import models
 from storage.db import session_scope
 
 __all__ = [
+    "queue_counts",
     "DigestStatus",
     "LastIngest",
     "Totals",
@@ -127,3 +129,20 @@ def digest_rows(bot: Paperbot, *, recent: int) -> DigestRows:
         broken = select(d).where(failing).order_by(col(d.claimed_at).desc()).limit(recent)
         failed = tuple(_digest(r) for r in session.exec(broken))
     return DigestRows(recent_digests, latest, failed)
+
+
+def queue_counts(bot: Paperbot) -> QueueCounts | None:
+    """Distributed mode's jobs by state (None on SQLite, which has no queue). Retrying: waiting to run
+    again after a failed or stalled attempt."""
+    if bot.engine.dialect.name != "postgresql":
+        return None
+    query = text(
+        "SELECT count(*) FILTER (WHERE status = 'todo' AND attempts = 0),"
+        " count(*) FILTER (WHERE status = 'doing'),"
+        " count(*) FILTER (WHERE status = 'todo' AND attempts > 0),"
+        " count(*) FILTER (WHERE status = 'failed')"
+        " FROM procrastinate_jobs"
+    )
+    with bot.engine.connect() as conn:
+        pending, running, retrying, failed = conn.execute(query).one()
+    return QueueCounts(int(pending), int(running), int(retrying), int(failed))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -47,6 +47,7 @@ from bot.subscribers import (
     find_subscriber,
     get_subscriber,
     resolve_seed,
+    resume_ended_pauses,
     schedule_of,
     set_schedule,
     subscriber_view,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = ["Paperbot", "sample_feed_path"]
 
 log = logging.getLogger("paperbot")
+EMBED_CHUNK = 500  # listings in one embed_listings job: a few seconds of the model, bounded memory
 DEFAULT_DIM = 384  # all-MiniLM-L6-v2; other models report theirs once they have vectors
 
 
@@ -255,17 +257,34 @@ class Paperbot:
 
         return embed_missing(self.engine, self.encoder, progress=progress)
 
-    def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
+    def embed_listings(self, listing_ids: Sequence[int]) -> int:
+        """Embed these stored listings (at most EMBED_CHUNK; one queue job's worth) if they have no
+        vector for the current model, and put them in the index; returns how many texts were embedded."""
+        from bot.vectors.store import embed_missing
+
+        if len(listing_ids) > EMBED_CHUNK:
+            raise InvalidInput(f"embed at most {EMBED_CHUNK} listings at once, not {len(listing_ids)}")
+        index = self.index  # opened (and validated) before the new vectors land
+        embedded = embed_missing(self.engine, self.encoder, ids=listing_ids)
+        self._index_listings(index, listing_ids)
+        log.info("embedded %d of %d listings", embedded, len(listing_ids))
+        return embedded
+
+    def _index_listings(self, index: VectorIndex, listing_ids: Sequence[int]) -> None:
+        """Put these listings' stored vectors in the index and save it."""
         from bot.vectors.store import listing_vectors
 
+        with session_scope(self.engine) as session:
+            ids, vectors = listing_vectors(session, self.settings.model, listing_ids)
+        if len(ids):
+            index.add(ids, vectors)
+        index.save()
+
+    def _refresh_vectors(self, touched: Sequence[int], progress: Progress | None) -> int:
         index = self.index  # opened (and validated) before the new vectors land
         embedded = self.embed_stored(progress=progress)
         if touched:
-            with session_scope(self.engine) as session:
-                ids, vectors = listing_vectors(session, self.settings.model, touched)
-            if len(ids):
-                index.add(ids, vectors)
-            index.save()
+            self._index_listings(index, touched)
         if embedded and index.state != self._expected_index():
             # Listings this ingest did not touch got vectors too: after a model change, or an
             # earlier embed cut short. Load them all rather than guess which.
@@ -684,6 +703,7 @@ class Paperbot:
             row = self._subscription(session, subscription_id)
             row.active, row.paused_reason = active, None if active else (reason or "paused")
             row.paused_until = None if active else until
+            row.next_due_at = None  # planned by the next tick: a period missed while paused is sent once
             session.add(row)
             return subscription_view(row)
 
@@ -736,14 +756,18 @@ class Paperbot:
         if active_only:
             query = query.where(models.Subscription.active)
         with session_scope(self.engine) as session:
-            ended = col(models.Subscription.paused_until) <= (now or models.utcnow())
-            resumed = session.exec(
-                update(models.Subscription)
-                .where(ended, col(models.Subscription.active).is_(False))
-                .values(active=True, paused_reason=None, paused_until=None)
-            ).rowcount
-            if resumed:
+            if resumed := resume_ended_pauses(session, now=now or models.utcnow()):
                 log.info("resumed %d subscriptions whose pause ended", resumed)
+            return [subscription_view(row) for row in session.exec(query).all()]
+
+    def subscriptions_by_id(self, ids: Sequence[int]) -> list[SubscriptionView]:
+        """The subscriptions with these ids that still exist, in id order (one query)."""
+        query = (
+            select(models.Subscription)
+            .where(col(models.Subscription.id).in_(list(ids)))
+            .order_by(col(models.Subscription.id))
+        )
+        with session_scope(self.engine) as session:
             return [subscription_view(row) for row in session.exec(query).all()]
 
     # ---- recommendations and feedback ----------------------------------------------------------
@@ -901,6 +925,13 @@ class Paperbot:
                         digest_item_id=item_ids[0] if len(item_ids) == 1 else None,
                     )
                 )
+
+    def posted_slack_ts(self, *, digest_id: int) -> str | None:
+        """The first message ts recorded for a digest already posted to Slack, if any."""
+        with session_scope(self.engine) as session:
+            return session.exec(
+                select(func.min(models.SlackMessage.ts)).where(models.SlackMessage.digest_id == digest_id)
+            ).one()
 
     def slack_message_item(self, *, channel_id: str, ts: str) -> int | None:
         """The digest item a one-paper message shows (None for other messages)."""

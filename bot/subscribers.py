@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.errors import InvalidInput, NotFound
@@ -19,6 +20,7 @@ __all__ = [
     "Identity",
     "upsert_subscription",
     "set_schedule",
+    "resume_ended_pauses",
     "get_subscriber",
     "find_subscriber",
     "subscriber_view",
@@ -206,6 +208,19 @@ def schedule_of(row: models.Subscription) -> Schedule:
 def set_schedule(row: models.Subscription, schedule: Schedule) -> None:
     for field in fields(schedule):
         setattr(row, field.name, getattr(schedule, field.name))
+    row.next_due_at = None  # the next tick plans it from the new schedule (bot.digests.store.take_due)
+
+
+def resume_ended_pauses(session: Session, *, now: datetime) -> int:
+    """Resume the subscriptions whose pause with an end date ended by `now` (unsubscribes never end);
+    the next tick plans them afresh. Returns how many."""
+    ended = col(models.Subscription.paused_until) <= now
+    resumed = session.exec(
+        update(models.Subscription)
+        .where(ended, col(models.Subscription.active).is_(False))
+        .values(active=True, paused_reason=None, paused_until=None, next_due_at=None)
+    ).rowcount
+    return int(resumed)
 
 
 def upsert_subscription(
@@ -223,7 +238,7 @@ def upsert_subscription(
     current = schedule_of(row) if row else Schedule()
     row = row or models.Subscription(subscriber_id=subscriber_id, channel=channel, target=target)
     set_schedule(row, change if isinstance(change, Schedule) else change.applied_to(current))
-    row.active, row.paused_reason = True, None
+    row.active, row.paused_reason, row.paused_until = True, None, None
     session.add(row)
     session.flush()
     return row

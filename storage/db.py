@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from storage.queue_schema import apply_queue_schema
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -96,7 +98,9 @@ def _current_revisions(engine: Engine) -> frozenset[str]:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; runs at every start).
+    """Bring the schema to the newest revision (idempotent; runs at every start); on PostgreSQL also
+    the task queue's schema, which distributed mode needs (`storage.queue_schema`), applied with the
+    upgrade that creates the tables.
 
     An up-to-date schema costs one query: Alembic (about 0.3 s to import and set up its
     environment) is loaded only when there is something to upgrade."""
@@ -105,6 +109,7 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), "head")
+    apply_queue_schema(engine)
 
 
 @contextmanager

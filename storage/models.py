@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -158,6 +167,9 @@ class Subscription(SQLModel, table=True):
     paused_reason: str | None = None
     paused_until: datetime | None = _when()  # a pause "for 2 weeks": resumed at the first run after this
     created_at: datetime = _created()
+    # When a tick should next look at it (bot.schedule.tick): its next send time, a retry time, or the
+    # end of a hand-off lease. NULL: not planned yet (new, rescheduled or resumed).
+    next_due_at: datetime | None = _when(index=True)
 
 
 # A digest for one subscription and one period, claimed before it is sent (unique key).
@@ -172,6 +184,10 @@ class Digest(SQLModel, table=True):
     message_ref: str | None = None  # Message-ID, Slack ts, or outbox path
     claimed_at: datetime = _created()
     sent_at: datetime | None = _when()
+    # The queue job (procrastinate) and its attempt that hold the claim: a retry of that job takes the
+    # claim over at once instead of waiting for the lease. NULL when claimed outside a queue job.
+    job_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    job_attempt: int | None = None
 
 
 class DigestItem(SQLModel, table=True):

@@ -1,5 +1,5 @@
 """Helpers for the scheduler, ops and serve tests: a settable clock, a world with subscriptions, and
-a replay of the scheduler's real cron triggers over a stretch of time with no waiting."""
+a replay of the scheduler's real tick over a stretch of time with no waiting."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.digests import store
 from bot.inputs import Schedule
 from bot.schedule.scheduler import Scheduler, SchedulerConfig
 from bot.service import Paperbot, sample_feed_path
@@ -84,9 +85,10 @@ def add_subscription(
 
 
 def backdate(bot: Paperbot, when: datetime) -> None:
-    """Pretend every subscription was created at `when` (the catch-up ignores periods before that)."""
+    """Pretend every subscription was created at `when` (periods before that are never sent), and not
+    planned yet, so the next tick plans each from `when`."""
     with session_scope(bot.engine) as session:
-        session.connection().execute(update(models.Subscription).values(created_at=when))
+        session.connection().execute(update(models.Subscription).values(created_at=when, next_due_at=None))
 
 
 def scheduler_for(bot: Paperbot, clock: Clock, **config: object) -> Scheduler:
@@ -97,19 +99,29 @@ def scheduler_for(bot: Paperbot, clock: Clock, **config: object) -> Scheduler:
 
 
 def replay(scheduler: Scheduler, clock: Clock, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """Run every digest job at each fire time its real trigger gives in (start, end], in order.
-    Returns the (fire time, subscription id) pairs."""
-    fires = []
-    for sub_id, trigger in scheduler.digest_triggers().items():
-        previous, now = None, start
-        while (fire := trigger.get_next_fire_time(previous, now)) is not None and fire <= end:
-            fires.append((fire.astimezone(UTC), sub_id))
-            previous = now = fire
-    for fire, sub_id in sorted(fires):
-        clock.now = fire
-        scheduler.digest(sub_id)
+    """Run the scheduler's tick at each instant in [start, end] at which a subscription is due: what the
+    tick every minute does, without the minutes in between. Returns the (tick time, subscription id)
+    pairs that were due."""
+    engine = scheduler.bot.engine
+    fires: list[tuple[datetime, int]] = []
+    clock.now = start
+    while True:
+        store.plan_new(engine)  # the tick does this first too; done here to see when each is due
+        with session_scope(engine) as session:
+            rows = session.exec(
+                select(models.Subscription.id, models.Subscription.next_due_at).where(
+                    col(models.Subscription.active)
+                )
+            ).all()
+        planned = {sub_id: due for sub_id, due in rows if sub_id is not None and due is not None}
+        if not planned or (when := max(min(planned.values()), clock.now)) > end:
+            break
+        assert not fires or when > fires[-1][0], f"the tick at {when} left its subscriptions due"
+        clock.now = when
+        fires += sorted((when, sub_id) for sub_id, due in planned.items() if due <= when)
+        scheduler.tick()
     clock.now = end
-    return sorted(fires)
+    return fires
 
 
 def digests(bot: Paperbot, subscription_id: int | None = None) -> list[models.Digest]:

@@ -18,7 +18,7 @@ ENGINE_USERS = {
     "bot/service.py",
     "bot/reports.py",
     "bot/digests/run.py",
-    "bot/schedule/catchup.py",
+    "bot/digests/tick.py",
     "bot/schedule/housekeeping.py",
     "bot/schedule/scheduler.py",  # the leader lock lives in the database
 }

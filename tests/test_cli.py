@@ -169,6 +169,16 @@ def test_index_rebuild_after_a_model_change_embeds_the_stored_listings(
     assert "embedded 0 listings; index rebuilt: 4 vectors" in again.output
 
 
+def test_distributed_mode_on_sqlite_says_in_one_line_that_it_needs_postgresql(data_dir: Path) -> None:
+    for args in (["worker"], ["digest", "--all-due", "--defer"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        [line] = result.output.strip().splitlines()
+        assert line.startswith("Error: ") and "needs PostgreSQL: set DATABASE_URL=postgresql://" in line
+    unknown = runner.invoke(app, ["worker", "--queues", "deliver,nope"])
+    assert unknown.exit_code == 1 and "Error: unknown queue nope" in unknown.output
+
+
 def schedule_of(subscriber: int) -> list[tuple[str, str, str, int, int, bool]]:
     shown = json.loads(runner.invoke(app, ["profile", "show", str(subscriber), "--json"]).output)
     return [

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.config import Settings, load_settings
+from bot.schedule.tasks import QUEUES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 EXAMPLE = (DEPLOY / ".env.example").read_text()
@@ -38,16 +39,35 @@ def test_env_example_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert settings.base_url == "https://paperbot.example.org" and settings.sources
 
 
-def test_compose_runs_paperbot_after_a_healthy_postgres_15() -> None:
+def test_compose_runs_two_web_processes_and_workers_per_queue_after_a_healthy_postgres_15() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    db, app = compose["services"]["db"], compose["services"]["paperbot"]
+    services = compose["services"]
+    db, web = services["db"], services["web"]
     assert db["image"] == "postgres:15" and "pg_isready" in db["healthcheck"]["test"][1]
-    assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
-    assert "/healthz" in " ".join(app["healthcheck"]["test"])
-    assert app["environment"]["DATABASE_URL"].startswith("postgresql://paperbot:")
-    assert app["env_file"] == [{"path": ".env", "required": False}]
-    assert app["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+    assert web["command"][3:5] == ["serve", "--web"] and web["deploy"]["replicas"] == 2
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    queues = {}
+    for name in ("web", "worker-deliver", "worker-embed", "worker-slack"):
+        app = services[name]  # every paperbot process shares the database, settings and image
+        assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
+        assert app["environment"]["DATABASE_URL"].startswith("postgresql://paperbot:")
+        assert app["env_file"] == [{"path": ".env", "required": False}]
+        assert app["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+        if name.startswith("worker-"):
+            assert app["command"][3] == "worker"
+            queues[name] = app["command"][app["command"].index("--queues") + 1]
+    # Together the workers take every queue the tasks use.
+    assert sorted(q for group in queues.values() for q in group.split(",")) == sorted(QUEUES)
     assert set(compose["volumes"]) == {"pgdata", "paperbot-data"}
+
+
+def test_systemd_worker_template_takes_its_queues_from_the_instance_name() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read_string((DEPLOY / "paperbot-worker@.service").read_text())
+    service = unit["Service"]
+    assert service["ExecStart"].endswith("python -m bot worker --queues %i --concurrency 1")
+    assert service["KillSignal"] == "SIGTERM" and service["User"] == "paperbot"
+    assert "HF_HUB_OFFLINE=1" in service["Environment"]
 
 
 def test_dockerfile_installs_cpu_torch_first_runs_offline_as_non_root() -> None:

@@ -42,7 +42,7 @@ def test_prune_keeps_what_was_sent_voted_on_seeded_or_still_in_a_feed(bot: Paper
     add_subscription(bot, "h@example.org", send_time="08:00")
     backdate(bot, NOW - timedelta(days=1))
     scheduler = scheduler_for(bot, Clock(NOW))
-    scheduler.sweep()  # one digest sent: its items are kept for good
+    scheduler.tick()  # one digest sent: its items are kept for good
     scheduler.stop()
     subscriber = bot.subscriptions()[0].subscriber_id
     with session_scope(bot.engine) as session:

@@ -110,7 +110,7 @@ def test_metrics_expose_ingest_digests_feedback_and_job_durations(bot: Paperbot)
     backdate(bot, NOW - timedelta(days=2))
     scheduler = scheduler_for(bot, Clock(NOW))
     scheduler.ingest()
-    scheduler.sweep()
+    scheduler.tick()
     scheduler.stop()
     digest = digests(bot, sent)[0]
     assert digest.status == "sent"
@@ -133,7 +133,7 @@ def test_metrics_expose_ingest_digests_feedback_and_job_durations(bot: Paperbot)
     assert "paperbot_listings 321" in lines
     assert 'paperbot_jobs_total{job="ingest",outcome="ok"} 1' in lines
     assert 'paperbot_job_duration_seconds_count{job="digest"} 2' in lines
-    assert 'paperbot_job_duration_seconds_bucket{job="sweep",le="+Inf"} 1' in lines
+    assert 'paperbot_job_duration_seconds_bucket{job="tick",le="+Inf"} 1' in lines
     assert "# TYPE paperbot_job_duration_seconds histogram" in text
     assert "paperbot_scheduler_leader 0" in lines  # stopped
     assert "paperbot_database_up 1" in lines
@@ -148,7 +148,7 @@ def test_status_shows_next_runs_paused_subscriptions_and_failed_deliveries(bot: 
     bot.set_active(subscription_id=paused, active=False, reason="bounced: 550 no such user")
     backdate(bot, NOW - timedelta(days=2))
     scheduler = scheduler_for(bot, Clock(NOW))
-    scheduler.sweep()
+    scheduler.tick()
     scheduler.stop()
 
     status = collect_status(bot, now=utc(2026, 3, 28, 12, 0))  # before the spring-forward night

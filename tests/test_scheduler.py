@@ -1,7 +1,8 @@
-"""Scheduler: cron triggers per time zone, DST days, catch-up after an outage, sync, leader election.
+"""Scheduler: send times per time zone, DST days, catch-up after an outage, schedule changes, leader
+election.
 
-No test waits for the wall clock: the scheduler runs paused, and `replay` asks each job's real
-CronTrigger for its fire times (`get_next_fire_time`) and runs the job with the clock set to each.
+No test waits for the wall clock: the scheduler runs paused, and `replay` runs its real tick with the
+clock set to each instant at which a subscription is due (`subscription.next_due_at`).
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.digests import store
-from bot.digests.period import latest_period
+from bot.digests.period import latest_period, next_send_after
 from bot.records import SubscriptionView
-from bot.schedule.catchup import INTERRUPTED, missed
 from bot.schedule.leader import FileLock, PostgresLock
 from bot.schedule.scheduler import FOLLOWER_MESSAGE, Scheduler
-from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
 from bot.vectors.embed import Encoder
 from bot.vocab import parse_frequency
-from storage.db import make_engine
+from storage import models
+from storage.db import make_engine, session_scope
 from tests.scheduling import (
     PAPERS_AT,
     Clock,
@@ -61,21 +63,24 @@ def view(frequency: str, send_time: str, timezone: str, weekday: int = 0) -> Sub
 
 
 def fire_times(subscription: SubscriptionView, start: str, end: str) -> list[str]:
-    trigger, fires, previous = trigger_for(subscription), [], None
-    now, stop = utc(*map(int, start.split("-"))), utc(*map(int, end.split("-")))
-    while (fire := trigger.get_next_fire_time(previous, now)) and fire <= stop:
-        assert (
-            latest_period(subscription, now=fire).end == fire
-        )  # the digest due at each fire is that period's
+    fires, now = [], utc(*map(int, start.split("-")))
+    stop = utc(*map(int, end.split("-")))
+    while (fire := next_send_after(subscription, now)) <= stop:
+        # the digest due at each send time is that period's
+        assert latest_period(subscription, now=fire).end == fire
         fires.append(fire.astimezone(ZoneInfo("UTC")).strftime("%a %m-%d %H:%M"))
-        previous = now = fire
+        now = fire
     return fires
 
 
-# ---- triggers ----------------------------------------------------------------------------------
+def jobs(scheduler: Scheduler) -> set[str]:
+    return {job.id for job in scheduler._aps.get_jobs()}
 
 
-def test_triggers_fire_at_local_send_times_in_three_time_zones() -> None:
+# ---- send times --------------------------------------------------------------------------------
+
+
+def test_send_times_are_local_in_three_time_zones() -> None:
     # Berlin is UTC+1 in November, New York UTC-5, Kolkata UTC+5:30.
     assert fire_times(view("daily", "08:00", "Europe/Berlin"), "2026-11-23", "2026-11-26") == [
         "Mon 11-23 07:00",
@@ -104,7 +109,7 @@ def test_subscribers_in_three_time_zones_get_their_digest_at_their_local_time(bo
     tokyo = add_subscription(
         bot, "t@example.org", frequency="weekly", send_time="09:00", timezone="Asia/Tokyo", weekday=0
     )
-    backdate(bot, MONDAY - timedelta(days=30))
+    backdate(bot, MONDAY)  # Sunday's periods ended before they existed: not caught up
     clock = Clock(MONDAY)
     scheduler = scheduler_for(bot, clock)
     replay(scheduler, clock, MONDAY, MONDAY + timedelta(days=7))
@@ -133,9 +138,9 @@ def test_subscribers_in_three_time_zones_get_their_digest_at_their_local_time(bo
 
 def test_dst_spring_forward_0230_fires_at_0330_and_sends_once(bot: Paperbot) -> None:
     # 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST, so 02:30 does not exist that night.
-    # APScheduler fires at 01:30 UTC = 03:30 CEST; the period of that day ends at the same instant.
+    # It is due at 01:30 UTC = 03:30 CEST, as APScheduler's cron fired; the period ends at that instant.
     sub_id = add_subscription(bot, "s@example.org", send_time="02:30", timezone="Europe/Berlin")
-    backdate(bot, utc(2026, 3, 1))
+    backdate(bot, utc(2026, 3, 28, 0, 0))  # created as the replay starts: nothing to catch up
     clock = Clock(utc(2026, 3, 28, 0, 0))
     scheduler = scheduler_for(bot, clock)
     fires = replay(scheduler, clock, utc(2026, 3, 28, 0, 0), utc(2026, 3, 31, 0, 0))
@@ -152,33 +157,32 @@ def test_dst_spring_forward_0230_fires_at_0330_and_sends_once(bot: Paperbot) -> 
     ]
 
 
-def test_dst_fall_back_0230_fires_twice_and_sends_once(
+def test_dst_fall_back_0230_is_due_once_and_sends_once(
     bot: Paperbot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 2026-10-25 in Berlin: 03:00 CEST goes back to 02:00 CET, so 02:30 happens twice. APScheduler fires
-    # at both (00:30 and 01:30 UTC); both map to period 2026-10-25, so the second fire finds it sent.
+    # 2026-10-25 in Berlin: 03:00 CEST goes back to 02:00 CET, so 02:30 happens twice. It is due at the
+    # first (00:30 UTC) only: one send time per local date. (The per-subscription CronTriggers this
+    # replaced fired at both; the second found the period sent. One digest either way.)
     sub_id = add_subscription(
         bot, "f@example.org", send_time="02:30", timezone="Europe/Berlin", always_send=True
     )
-    backdate(bot, utc(2026, 10, 1))
+    backdate(bot, utc(2026, 10, 24, 12, 0))  # created as the replay starts: nothing to catch up
     clock = Clock(utc(2026, 10, 24, 12, 0))
     scheduler = scheduler_for(bot, clock)
     with caplog.at_level(logging.INFO, logger="paperbot.scheduler"):
         fires = replay(scheduler, clock, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 0, 0))
     scheduler.stop()
-    assert [f.strftime("%m-%d %H:%M") for f, _ in fires] == ["10-25 00:30", "10-25 01:30"]
+    assert [f.strftime("%m-%d %H:%M") for f, _ in fires] == ["10-25 00:30"]
     assert [(d.period, d.claimed_at) for d in digests(bot, sub_id)] == [
         ("2026-10-25", utc(2026, 10, 25, 0, 30))
     ]
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job=digest")]
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job=digest")]
     assert re.fullmatch(
-        rf"job=digest subscription={sub_id} period=2026-10-25 status=sent items=\d+ duration_ms=\d+", lines[0]
+        rf"job=digest subscription={sub_id} period=2026-10-25 status=sent items=\d+ duration_ms=\d+", line
     )
-    assert re.fullmatch(
-        rf"job=digest subscription={sub_id} period=2026-10-25 status=skipped items=0 "
-        rf'error="already sent" duration_ms=\d+',
-        lines[1],
-    )
+    # Even run at the second 02:30, the period is the same one and already sent.
+    clock.now = utc(2026, 10, 25, 1, 30)
+    assert latest_period(bot.subscription(subscription_id=sub_id), now=clock.now).key == "2026-10-25"
 
 
 # ---- catch-up after downtime -------------------------------------------------------------------
@@ -188,7 +192,7 @@ def test_restart_after_two_day_outage_sends_only_the_latest_missed_period_once(b
     daily = add_subscription(bot, "d@example.org", send_time="08:00", timezone="Europe/Berlin")
     weekdays = add_subscription(bot, "w@example.org", frequency="weekdays", send_time="07:00", timezone="UTC")
     weekly = add_subscription(bot, "k@example.org", frequency="weekly", weekday=0, send_time="06:00")
-    backdate(bot, MONDAY - timedelta(days=30))
+    backdate(bot, MONDAY)
     clock = Clock(MONDAY)
     first = scheduler_for(bot, clock)
     replay(first, clock, MONDAY, utc(2026, 11, 23, 12, 0))  # Monday: everyone gets theirs
@@ -196,24 +200,25 @@ def test_restart_after_two_day_outage_sends_only_the_latest_missed_period_once(b
 
     clock.now = utc(2026, 11, 25, 12, 0)  # Wednesday noon: restart
     second = scheduler_for(bot, clock)
-    assert {m.subscription.id: m.period.key for m in missed(bot, now=clock.now)} == {
-        daily: "2026-11-25",
-        weekdays: "2026-11-25",  # Tuesday's periods are skipped, as documented
-    }
-    second.sweep()
-    second.sweep()  # the next sweep (or a second leader) finds nothing left to do
+    second.tick()
+    second.tick()  # the next tick (or a second leader) finds nothing left to do
     second.stop()
+    # Tuesday's periods are skipped, as documented: one catch-up digest each, the latest period.
     assert [d.period for d in digests(bot, daily)] == ["2026-11-23", "2026-11-25"]
     assert [d.period for d in digests(bot, weekdays)] == ["2026-11-23", "2026-11-25"]
     assert [d.period for d in digests(bot, weekly)] == ["2026-W48"]
-    assert missed(bot, now=clock.now) == []
+    assert store.take_due(bot.engine, now=clock.now) == []  # each is planned for its next send time
 
 
 def test_a_subscription_created_after_its_send_time_waits_for_the_next_one(bot: Paperbot) -> None:
-    add_subscription(bot, "late@example.org", send_time="08:00")
+    sub_id = add_subscription(bot, "late@example.org", send_time="08:00")
     backdate(bot, utc(2026, 11, 23, 9, 0))
-    assert missed(bot, now=utc(2026, 11, 23, 10, 0)) == []
-    assert [m.period.key for m in missed(bot, now=utc(2026, 11, 24, 8, 0))] == ["2026-11-24"]
+    clock = Clock(utc(2026, 11, 23, 10, 0))
+    scheduler = scheduler_for(bot, clock)
+    fires = replay(scheduler, clock, clock.now, utc(2026, 11, 24, 12, 0))
+    scheduler.stop()
+    assert fires == [(utc(2026, 11, 24, 8, 0), sub_id)]
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-24"]
 
 
 def test_a_new_leader_resends_a_digest_whose_sender_died(bot: Paperbot) -> None:
@@ -226,32 +231,97 @@ def test_a_new_leader_resends_a_digest_whose_sender_died(bot: Paperbot) -> None:
     assert held is not None
     clock = Clock(now + timedelta(minutes=2))  # well inside the 15-minute lease
     scheduler = scheduler_for(bot, clock)  # becoming leader marks the orphaned claim retryable
-    assert [(d.status, d.error) for d in digests(bot, sub_id)] == [("claimed", INTERRUPTED)]
-    scheduler.sweep()
+    assert [(d.status, d.error) for d in digests(bot, sub_id)] == [("claimed", store.INTERRUPTED)]
+    scheduler.tick()
     scheduler.stop()
     assert [(d.period, d.status, d.attempts) for d in digests(bot, sub_id)] == [("2026-11-23", "sent", 2)]
 
 
-# ---- sync --------------------------------------------------------------------------------------
+# ---- schedule changes --------------------------------------------------------------------------
 
 
-def test_sync_adds_reschedules_and_removes_digest_jobs(bot: Paperbot) -> None:
+def test_changes_made_by_any_process_are_seen_by_the_next_tick(bot: Paperbot) -> None:
     one = add_subscription(bot, "one@example.org", send_time="08:00")
     two = add_subscription(bot, "two@example.org", send_time="09:00")
+    backdate(bot, MONDAY)
     clock = Clock(MONDAY)
     scheduler = scheduler_for(bot, clock)
-    assert set(scheduler.digest_triggers()) == {one, two}
-    assert scheduler.sync() == type(scheduler.sync())()  # nothing changed: nothing touched
+    assert jobs(scheduler) == {"leader", "startup", "tick", "ingest", "housekeeping"}  # none per subscription
+    scheduler.tick()
 
-    add_subscription(bot, "one@example.org", send_time="18:30", timezone="Asia/Tokyo")
+    add_subscription(bot, "one@example.org", send_time="18:30", timezone="Asia/Tokyo")  # rescheduled
     bot.set_active(subscription_id=two, active=False, reason="on holiday")
-    three = add_subscription(bot, "three@example.org")
-    report = scheduler.sync()
-    assert (report.added, report.changed, report.removed) == ((three,), (one,), (two,))
-    trigger = scheduler.digest_triggers()[one]
-    assert trigger.get_next_fire_time(None, MONDAY) == utc(2026, 11, 23, 9, 30)  # 18:30 in Tokyo
-    assert scheduler.info().digest_jobs == 2
+    three = add_subscription(bot, "three@example.org")  # 08:00 UTC
+    with session_scope(bot.engine) as session:  # as if created at the start of the replay, like the rest
+        session.connection().execute(
+            update(models.Subscription).where(col(models.Subscription.id) == three).values(created_at=MONDAY)
+        )
+    fires = replay(scheduler, clock, MONDAY, MONDAY + timedelta(days=1))
     scheduler.stop()
+    assert fires == [(utc(2026, 11, 23, 8, 0), three), (utc(2026, 11, 23, 9, 30), one)]  # 18:30 in Tokyo
+    assert digests(bot, two) == []
+
+
+
+def due_at(bot: Paperbot, subscription_id: int) -> object:
+    with session_scope(bot.engine) as session:
+        row = session.get(models.Subscription, subscription_id)
+        assert row is not None
+        return row.next_due_at
+
+
+def test_a_schedule_change_replans_the_next_send_at_the_new_time(bot: Paperbot) -> None:
+    sub_id = add_subscription(bot, "re@example.org", send_time="08:00")
+    backdate(bot, MONDAY)
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    replay(scheduler, clock, MONDAY, utc(2026, 11, 23, 12, 0))
+    assert due_at(bot, sub_id) == utc(2026, 11, 24, 8, 0)
+
+    bot.update_subscription(sub_id, send_time="18:00", timezone="Asia/Tokyo")  # 09:00 UTC
+    fires = replay(scheduler, clock, utc(2026, 11, 23, 12, 0), utc(2026, 11, 25, 0, 0))
+    # The tick right after the change finds Monday (Tokyo's 2026-11-23) already sent and replans.
+    assert fires == [(utc(2026, 11, 23, 12, 0), sub_id), (utc(2026, 11, 24, 9, 0), sub_id)]
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-24"]
+
+    bot.update_subscription(sub_id, frequency=parse_frequency("weekly"), weekday=3)  # Thursdays
+    fires = replay(scheduler, clock, utc(2026, 11, 25, 0, 0), utc(2026, 11, 27, 0, 0))
+    scheduler.stop()
+    assert fires[-1] == (utc(2026, 11, 26, 9, 0), sub_id)
+    assert [d.period for d in digests(bot, sub_id)][-1] == "2026-W48"
+    assert due_at(bot, sub_id) == utc(2026, 12, 3, 9, 0)
+
+
+def test_a_pause_until_a_date_ends_at_the_next_tick_and_a_resume_replans(bot: Paperbot) -> None:
+    sub_id = add_subscription(bot, "pause@example.org", send_time="08:00")
+    backdate(bot, MONDAY)
+    clock = Clock(MONDAY)
+    scheduler = scheduler_for(bot, clock)
+    replay(scheduler, clock, MONDAY, utc(2026, 11, 23, 12, 0))
+    bot.set_active(subscription_id=sub_id, active=False, until=utc(2026, 11, 25, 12, 0))
+
+    clock.now = utc(2026, 11, 24, 8, 0)  # paused: Tuesday's digest is not sent
+    scheduler.tick()
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23"]
+
+    clock.now = utc(2026, 11, 25, 12, 1)  # the pause ended: the tick resumes it and sends the catch-up once
+    scheduler.tick()
+    scheduler.tick()
+    assert bot.subscription(subscription_id=sub_id).active
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-25"]
+    assert due_at(bot, sub_id) == utc(2026, 11, 26, 8, 0)
+
+    bot.set_active(subscription_id=sub_id, active=False)  # paused by hand, then resumed by hand
+    clock.now = utc(2026, 11, 27, 8, 0)
+    scheduler.tick()
+    bot.set_active(subscription_id=sub_id, active=True)
+    assert due_at(bot, sub_id) is None  # planned afresh by the next tick
+    clock.now = utc(2026, 11, 27, 10, 0)
+    scheduler.tick()
+    scheduler.tick()
+    scheduler.stop()
+    assert [d.period for d in digests(bot, sub_id)] == ["2026-11-23", "2026-11-25", "2026-11-27"]
+    assert due_at(bot, sub_id) == utc(2026, 11, 28, 8, 0)
 
 
 # ---- leader election ---------------------------------------------------------------------------
@@ -264,7 +334,7 @@ def test_one_leader_per_sqlite_database_and_takeover(bot: Paperbot, caplog: pyte
         second = scheduler_for(bot, clock)
     assert (first.info().state, second.info().state) == ("leader", "follower")
     assert FOLLOWER_MESSAGE in caplog.text
-    assert second.digest_triggers() == {}
+    assert jobs(second) == {"leader"}
     first.stop()
     second.check_leader()
     assert second.info().state == "leader"
@@ -292,7 +362,7 @@ def test_one_leader_per_postgres_database_and_takeover_when_its_connection_dies(
     second.check_leader()
     first.check_leader()
     assert (first.info().state, second.info().state) == ("follower", "leader")
-    assert first.digest_triggers() == {} and len(second.digest_triggers()) == 1
+    assert jobs(first) == {"leader"} and "tick" in jobs(second)
     first.stop()
     second.stop()
     bot.close()
@@ -305,7 +375,7 @@ def test_an_unreachable_database_leaves_the_scheduler_standing_by(
     scheduler = Scheduler(bot, clock=Clock(MONDAY), lock=PostgresLock(dead))
     with caplog.at_level(logging.ERROR, logger="paperbot.scheduler"):
         scheduler.start(paused=True)  # does not raise: serve keeps serving and retries
-    assert scheduler.info().state == "follower" and scheduler.digest_triggers() == {}
+    assert scheduler.info().state == "follower" and jobs(scheduler) == {"leader"}
     assert "scheduler cannot reach the database" in caplog.text
     scheduler.stop()
 
@@ -321,9 +391,7 @@ def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
 
 def test_scheduler_uses_the_documented_job_defaults(bot: Paperbot) -> None:
     scheduler: Scheduler = scheduler_for(bot, Clock(MONDAY))
-    add_subscription(bot, "j@example.org")
-    scheduler.sync()
-    job = scheduler._aps.get_job(f"digest:{bot.subscriptions()[0].id}")
+    job = scheduler._aps.get_job("tick")
     assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (3600, True, 1)
     assert str(job.trigger.timezone) == "UTC" and str(scheduler._aps.timezone) == "UTC"
     scheduler.stop()

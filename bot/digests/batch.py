@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Settings
+from bot.records import JobRef
 
 if TYPE_CHECKING:
     from bot.service import Paperbot
@@ -32,6 +33,7 @@ class Batch:
     bot: Paperbot
     now: datetime
     sleep: Callable[[float], None] = time.sleep
+    job: JobRef | None = None  # the queue job delivering, whose earlier attempts' claims it takes over
     _shared: dict[str, Any] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 

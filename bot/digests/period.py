@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.records import SubscriptionView
 
-__all__ = ["Period", "latest_period", "period_key"]
+__all__ = ["Period", "latest_period", "period_key", "next_send_after"]
 
 _LOOKBACK_DAYS = 15  # enough to find two weekly send dates from any day
 
@@ -72,3 +72,17 @@ def latest_period(subscription: SubscriptionView, *, now: datetime) -> Period:
     day, end = next(times)
     _, start = next(times)
     return Period(key=period_key(subscription.frequency, day), start=start, end=end)
+
+
+def next_send_after(subscription: SubscriptionView, when: datetime) -> datetime:
+    """The first send time strictly after `when` (UTC): when a tick should next look at this
+    subscription. One per local date, so a send time that happens twice on a fall-back night is due once,
+    at its first occurrence, and one in a spring-forward gap an hour later (see `_send_time`)."""
+    if when.tzinfo is None:
+        raise ValueError("when must be timezone-aware")
+    day = when.astimezone(ZoneInfo(subscription.timezone)).date()
+    for ahead in range(_LOOKBACK_DAYS):
+        candidate = day + timedelta(days=ahead)
+        if _sends_on(subscription, candidate) and (at := _send_time(subscription, candidate)) > when:
+            return at
+    raise AssertionError("every frequency sends at least once a week")  # pragma: no cover

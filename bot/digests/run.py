@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
@@ -45,6 +46,7 @@ __all__ = [
     "run_digest",
     "run_due",
     "run_for_subscriber",
+    "run_chunk",
     "email_channel",
     "outbox_channel",
 ]
@@ -124,21 +126,23 @@ def _picks(
 
 
 def _claim(
-    bot: Paperbot, subscription: SubscriptionView, period: Period, now: datetime, matched: Outcome | None
+    bot: Paperbot, subscription: SubscriptionView, period: Period, batch: Batch, matched: Outcome | None
 ) -> store.Claim | str:
     """This run's claim on the period's digest, or why there is none."""
     found = store.find(bot.engine, subscription.id, period.key)
     if found is None:
         try:
-            picks = _picks(bot, subscription, period, now, matched)
+            picks = _picks(bot, subscription, period, batch.now, matched)
         except InvalidInput as exc:  # no interests yet: nothing to rank, nothing to claim
             return exc.message
-        return store.claim(bot.engine, subscription.id, period, picks, now=now) or (
+        return store.claim(bot.engine, subscription.id, period, picks, now=batch.now, job=batch.job) or (
             "another run claimed this digest first"
         )
     if found.status != "claimed":
         return f"already {found.status}"
-    return store.take_over(bot.engine, found, now=now) or "another run is sending this digest"
+    return store.take_over(bot.engine, found, now=batch.now, job=batch.job) or (
+        "another run is sending this digest"
+    )
 
 
 def _preview(bot: Paperbot, subscription: SubscriptionView, period: Period, batch: Batch) -> DigestResult:
@@ -167,7 +171,7 @@ def _run(
         return DigestResult(subscription.id, period.key, "skipped", error=reason)
     if dry_run:
         return _preview(bot, subscription, period, batch)
-    held = _claim(bot, subscription, period, batch.now, matched)
+    held = _claim(bot, subscription, period, batch, matched)
     if isinstance(held, str):
         found = store.find(bot.engine, subscription.id, period.key)
         digest_id, ref = (found.id, found.message_ref) if found else (None, None)
@@ -252,12 +256,47 @@ def _rank_together(
     return {s.id: outcome for (s, _), outcome in zip(due, outcomes, strict=True)}
 
 
+def run_chunk(
+    bot: Paperbot,
+    subscriptions: Sequence[SubscriptionView],
+    batch: Batch,
+    *,
+    pool: Pool | None = None,
+    on_result: Callable[[DigestResult, float], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> list[DigestResult]:
+    """The latest due digest of each subscription (at most CHUNK): the unclaimed ones ranked together
+    in one FAISS search against `pool` (loaded here if not given), then each claimed, rendered and sent
+    on its own. A digest that crashes is logged and left for the next run; `on_result(result, seconds)`
+    is called after each. Once `stopping()` (a shutdown) no further digest is started: the results
+    cover the subscriptions that ran."""
+    due = [(s, latest_period(s, now=batch.now)) for s in subscriptions]
+    known = store.statuses(bot.engine, [(s.id, p.key) for s, p in due])
+    fresh = [(s, p) for s, p in due if s.active and (s.id, p.key) not in known]
+    if pool is None and fresh:
+        pool = bot.load_pool(min(p.start for _, p in fresh))
+    matched = _rank_together(bot, fresh, now=batch.now, pool=pool)
+    results = []
+    for subscription, period in due:
+        if stopping():
+            break
+        started = time.perf_counter()
+        try:
+            result = _run(bot, subscription, batch, dry_run=False, matched=matched.get(subscription.id))
+        except Exception as exc:  # one broken digest must not hold up everyone else's
+            log.exception("digest for subscription %d crashed", subscription.id)
+            result = DigestResult(subscription.id, period.key, "retry", error=f"internal error: {exc!r}")
+        results.append(result)
+        if on_result is not None:
+            on_result(result, time.perf_counter() - started)
+    return results
+
+
 def run_due(
     bot: Paperbot, *, now: datetime | None = None, sleep: Callable[[float], None] | None = None
 ) -> list[DigestResult]:
-    """Deliver every active subscription's latest period that has no outcome yet. Papers are ranked
-    CHUNK subscriptions at a time against one pool of listings loaded for the run. A digest that
-    crashes is logged and left for the next run."""
+    """Deliver every active subscription's latest period that has no outcome yet, CHUNK subscriptions
+    at a time (`run_chunk`) against one pool of listings loaded for the run."""
     now = now or datetime.now(UTC)
     due = []
     for subscription in bot.subscriptions(active_only=True, now=now):
@@ -270,17 +309,6 @@ def run_due(
     results = []
     with _batch(bot, now, sleep) as batch:
         for start in range(0, len(due), CHUNK):
-            chunk = due[start : start + CHUNK]
-            fresh = [(s, p) for s, p, is_fresh in chunk if is_fresh]
-            matched = _rank_together(bot, fresh, now=now, pool=pool)
-            for subscription, period, _ in chunk:
-                try:
-                    results.append(
-                        _run(bot, subscription, batch, dry_run=False, matched=matched.get(subscription.id))
-                    )
-                except Exception as exc:  # one broken digest must not hold up everyone else's
-                    log.exception("digest for subscription %d crashed", subscription.id)
-                    results.append(
-                        DigestResult(subscription.id, period.key, "retry", error=f"internal error: {exc!r}")
-                    )
+            chunk = [subscription for subscription, _, _ in due[start : start + CHUNK]]
+            results += run_chunk(bot, chunk, batch, pool=pool)
     return results

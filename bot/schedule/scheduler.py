@@ -1,16 +1,16 @@
-"""APScheduler 3.11 in the background of `paperbot serve`: digests, ingest, retry sweep, housekeeping.
+"""APScheduler 3.11 in the background of `paperbot serve` (embedded mode): the digest tick, ingest,
+housekeeping.
 
-The database is the source of truth; jobs live in memory and are rebuilt from it when this process
-becomes leader and whenever subscriptions change (`sync()` diffs, and runs every minute to see changes
-made by other processes such as the CLI). Jobs:
+The database is the source of truth and holds the schedule (`subscription.next_due_at`); the jobs are
+fixed and few, so a subscription added or changed by any process (CLI, Slack, web) is seen by the next
+tick without any syncing. Jobs:
 
-    digest:<id>   one CronTrigger per active subscription, in its own time zone (`bot.schedule.triggers`,
-                  which also says what happens on DST days)
-    startup       once on becoming leader: ingest (when sources are configured), then the sweep
-    sweep         every 5 min: missed and retryable digests (policy in `bot.schedule.catchup`)
+    tick          every minute: the due subscriptions, delivered here in chunks of at most 500
+                  (`bot.digests.tick`: the same logic distributed mode runs on procrastinate workers,
+                  with the catch-up policy and what happens on DST days)
+    startup       once on becoming leader: ingest (when sources are configured), then a tick
     ingest        every 60 min over the configured sources
     housekeeping  daily 03:30 UTC: retention and index compaction (`bot.schedule.housekeeping`)
-    sync          every minute: subscription changes from other processes
     leader        every 15 s: a follower tries the lock; the leader checks it still holds it
 
 Only the process holding the leader lock (`bot.schedule.leader`) schedules; the others serve the web only and
@@ -21,7 +21,6 @@ one, and a job never overlaps itself.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -29,24 +28,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.digests.run import run_digest
+from bot.digests.tick import RETRY, deliver_chunk, recover, tick
 from bot.metrics import Metrics
 from bot.records import DigestResult
-from bot.schedule.catchup import catch_up, release_interrupted
 from bot.schedule.housekeeping import forget_slack_events, prune
 from bot.schedule.jobs import JobRunner, job_line
 from bot.schedule.leader import LeaderLock, leader_lock
-from bot.schedule.triggers import signature, trigger_for
 from bot.service import Paperbot
 from bot.vocab import SchedulerState
 
-__all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "SyncReport", "JOB_DEFAULTS", "FOLLOWER_MESSAGE"]
+__all__ = ["Scheduler", "SchedulerConfig", "SchedulerInfo", "JOB_DEFAULTS", "FOLLOWER_MESSAGE"]
 
 log = logging.getLogger("paperbot.scheduler")
 
@@ -62,8 +58,7 @@ FOLLOWER_MESSAGE = "another paperbot serve holds the scheduler lock; serving web
 @dataclass(frozen=True)
 class SchedulerConfig:
     ingest_every: timedelta = timedelta(minutes=60)
-    sweep_every: timedelta = timedelta(minutes=5)
-    sync_every: timedelta = timedelta(minutes=1)
+    retry_after: timedelta = RETRY  # how soon an unsettled digest (temporary failure) is tried again
     lock_retry: timedelta = timedelta(seconds=15)
     housekeeping_at: str = "03:30"  # UTC
     retention: timedelta = timedelta(days=90)  # must exceed the longest digest window (a week)
@@ -72,18 +67,11 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
-class SyncReport:
-    added: tuple[int, ...] = ()
-    changed: tuple[int, ...] = ()
-    removed: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
 class SchedulerInfo:
     state: SchedulerState  # disabled: serve --no-schedule
     lock: str
     since: datetime | None  # when this process became leader
-    digest_jobs: int
+    last_tick_at: datetime | None
     running_jobs: int
     last_ingest_at: datetime | None
     last_ingest_error: str | None
@@ -113,11 +101,11 @@ class Scheduler:
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(self.config.workers)},
         )
-        self._planned: dict[int, tuple[str, str, str, int]] = {}
-        self._mutex = threading.RLock()  # state changes and sync
+        self._mutex = threading.RLock()  # state changes
         self._jobs = JobRunner(self.metrics)
         self._since: datetime | None = None
         self._last_ingest: tuple[datetime | None, str | None] = (None, None)
+        self._last_tick: datetime | None = None
 
     # ---- life cycle --------------------------------------------------------------------------
 
@@ -155,7 +143,7 @@ class Scheduler:
             state=self.state,
             lock=self.lock.description,
             since=self._since,
-            digest_jobs=len(self._planned),
+            last_tick_at=self._last_tick,
             running_jobs=self._jobs.running,
             last_ingest_at=self._last_ingest[0],
             last_ingest_error=self._last_ingest[1],
@@ -192,90 +180,64 @@ class Scheduler:
         now = self.clock()
         self.state, self._since = "leader", now
         log.info("scheduler leader (%s)", self.lock.description)
-        release_interrupted(self.bot, before=now)
+        # A new leader knows no other scheduler runs: what a dead process left is taken up by the first tick.
+        if count := recover(self.bot, now=now):
+            log.warning("job=recover interrupted_digests=%d (sent again now, same Message-ID)", count)
         c = self.config
         hour, minute = (int(part) for part in c.housekeeping_at.split(":"))
         self._aps.add_job(self.startup, id="startup", replace_existing=True)
-        self._aps.add_job(self.sweep, "interval", seconds=c.sweep_every.total_seconds(), id="sweep")
+        # At the start of every minute: send times are whole minutes, so a digest goes out on time.
+        self._aps.add_job(self.tick, CronTrigger(second=0, timezone=UTC), id="tick")
         self._aps.add_job(self.ingest, "interval", seconds=c.ingest_every.total_seconds(), id="ingest")
-        self._aps.add_job(self.sync, "interval", seconds=c.sync_every.total_seconds(), id="sync")
         daily = CronTrigger(hour=hour, minute=minute, timezone=UTC)
         self._aps.add_job(self.housekeeping, daily, id="housekeeping")
-        self.sync()
 
     def _demote(self) -> None:
         for job in self._aps.get_jobs():
             if job.id != "leader":
                 job.remove()
-        self._planned = {}
         self.state, self._since = "follower", None
-
-    # ---- subscriptions -------------------------------------------------------------------------
-
-    def sync(self) -> SyncReport:
-        """Bring the digest jobs in line with the active subscriptions in the database."""
-        with self._mutex:
-            if self.state != "leader":
-                return SyncReport()
-            wanted = {s.id: s for s in self.bot.subscriptions(active_only=True)}
-            removed = tuple(sorted(set(self._planned) - set(wanted)))
-            for sub_id in removed:
-                with contextlib.suppress(JobLookupError):  # never added, or removed by a stop
-                    self._aps.remove_job(f"digest:{sub_id}")
-            added: list[int] = []
-            changed: list[int] = []
-            for sub_id, sub in wanted.items():
-                if self._planned.get(sub_id) == signature(sub):
-                    continue
-                (changed if sub_id in self._planned else added).append(sub_id)
-                self._aps.add_job(
-                    self.digest, trigger_for(sub), args=[sub_id], id=f"digest:{sub_id}", replace_existing=True
-                )
-            self._planned = {sub_id: signature(sub) for sub_id, sub in wanted.items()}
-        report = SyncReport(tuple(added), tuple(changed), removed)
-        if added or changed or removed:
-            log.info("job=sync added=%d changed=%d removed=%d", len(added), len(changed), len(removed))
-        return report
-
-    def digest_triggers(self) -> dict[int, CronTrigger]:
-        """The trigger of each scheduled digest job, by subscription id."""
-        return {
-            int(job.id.split(":", 1)[1]): job.trigger
-            for job in self._aps.get_jobs()
-            if job.id.startswith("digest:")
-        }
 
     # ---- jobs ----------------------------------------------------------------------------------
 
-    def _count(self, result: DigestResult) -> dict[str, object]:
+    def _digest_done(self, result: DigestResult, seconds: float) -> None:
         self.metrics.inc("paperbot_digests_total", status=result.status)
-        return {
+        self.metrics.observe("digest", seconds)
+        fields = {
             "subscription": result.subscription_id,
             "period": result.period,
             "status": result.status,
             "items": result.items,
             "error": result.error,
         }
+        log.info(job_line("digest", fields, seconds))
 
-    def digest(self, subscription_id: int) -> None:
-        """The cron job of one subscription: its latest due digest (a repeat fire is a no-op)."""
-        self._jobs.run(
-            "digest",
-            lambda: self._count(run_digest(self.bot, subscription_id=subscription_id, now=self.clock())),
-        )
+    def tick(self) -> None:
+        """The due subscriptions (`bot.digests.tick`), delivered here chunk by chunk; each digest gets its
+        own log line, and a shutdown waits for the digest being sent at most."""
 
-    def sweep(self) -> None:
-        """Missed and retryable digests (`bot.schedule.catchup`); each digest also gets its own log line."""
-
-        def one(result: DigestResult, seconds: float) -> None:
-            self.metrics.observe("digest", seconds)
-            log.info(job_line("digest", {**self._count(result), "trigger": "sweep"}, seconds))
+        def deliver(chunk: tuple[int, ...]) -> None:
+            if self._jobs.stopping.is_set():
+                return  # left to the next leader: these come due again when their hand-off lease ends
+            results.extend(
+                deliver_chunk(
+                    self.bot,
+                    chunk,
+                    now=self.clock(),
+                    retry=self.config.retry_after,
+                    on_result=self._digest_done,
+                    stopping=self._jobs.stopping.is_set,
+                )
+            )
 
         def work() -> dict[str, object]:
-            results = catch_up(self.bot, now=self.clock, stop=self._jobs.stopping, on_result=one)
-            return {"digests": len(results), "sent": sum(r.status == "sent" for r in results)}
+            now = self.clock()
+            due = tick(self.bot, now=now, hand_on=deliver)
+            self._last_tick = now
+            return {"due": due, "sent": sum(r.status == "sent" for r in results)}
 
-        self._jobs.run("sweep", work)
+        results: list[DigestResult] = []
+        self._jobs.run("tick", work)
 
     def ingest(self) -> None:
         def work() -> dict[str, object]:
@@ -297,7 +259,7 @@ class Scheduler:
     def startup(self) -> None:
         """First job of a new leader: fresh papers first, so the catch-up digests include them."""
         self.ingest()
-        self.sweep()
+        self.tick()
 
     def housekeeping(self) -> None:
         def work() -> dict[str, object]:

@@ -57,7 +57,7 @@ def health(bot: Paperbot, scheduler: Scheduler | None) -> tuple[int, dict[str, A
             "state": info.state,
             "lock": info.lock,
             "leader_since": _iso(info.since),
-            "digest_jobs": info.digest_jobs,
+            "last_tick_at": _iso(info.last_tick_at),
             "running_jobs": info.running_jobs,
             "last_ingest_job_at": _iso(info.last_ingest_at),
             "last_ingest_job_error": info.last_ingest_error,

@@ -29,20 +29,25 @@ from bot.server.ops import ops_routes
 from bot.server.web import create_app
 from bot.service import Paperbot
 
-__all__ = ["serve", "build_app"]
+__all__ = ["serve", "build_app", "ensure_logging"]
 
 log = logging.getLogger("paperbot.serve")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def build_app(bot: Paperbot, scheduler: Scheduler | None) -> Starlette:
-    """The web app of `bot.server.web` with /healthz, /metrics and, in Slack's HTTP mode, /slack/events."""
+def build_app(bot: Paperbot, scheduler: Scheduler | None, *, web_tier: bool = False) -> Starlette:
+    """The web app of `bot.server.web` with /healthz, /metrics and, in Slack's HTTP mode, /slack/events.
+    As distributed mode's web tier it hands new interests to the embed workers (never loads the model)."""
     routes = list(ops_routes(bot, scheduler))
     settings = bot.settings
     if settings.slack_bot_token and settings.slack_signing_secret and not settings.slack_app_token:
         from bot.channels.slack import slack_routes
 
         routes += slack_routes(bot)
+    if web_tier:
+        from bot.schedule.tasks import interest_embedder
+
+        return create_app(bot, routes=routes, embed_interests=interest_embedder(bot.settings))
     return create_app(bot, routes=routes)
 
 
@@ -64,7 +69,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _ensure_logging() -> None:
+def ensure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if logging.getLogger("paperbot").level == logging.NOTSET:
@@ -79,15 +84,16 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     schedule: bool = True,
+    web_tier: bool = False,
     config: SchedulerConfig | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then drain (see the module docstring)."""
-    _ensure_logging()
+    ensure_logging()
     scheduler = Scheduler(bot, config=config)
     if not schedule:
         scheduler.disable()
     sock = _bind(host, port)
-    app = build_app(bot, scheduler)
+    app = build_app(bot, scheduler, web_tier=web_tier)
     web = uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=10, access_log=False)
     server = uvicorn.Server(web)
     bound_host, bound_port = sock.getsockname()[:2]

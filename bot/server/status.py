@@ -3,23 +3,23 @@
     status = collect_status(bot, now=datetime.now(UTC))
     render_status(status, Console())          # tables; `to_json(status)` for --json
 
-Next runs come from the same cron triggers the scheduler uses (`bot.schedule.triggers.trigger_for`), so
-status and scheduler cannot disagree, DST days included.
+Next runs come from the same rule the tick plans with (`bot.digests.period.next_send_after`), so status
+and scheduler cannot disagree, DST days included.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Column, Table
 
 from bot import reports
-from bot.records import SourceView, SubscriptionView
+from bot.digests.period import next_send_after
+from bot.records import QueueCounts, SourceView, SubscriptionView
 from bot.reports import DigestStatus
-from bot.schedule.triggers import trigger_for
 from bot.service import Paperbot
 
 __all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
@@ -47,6 +47,7 @@ class Status:
     subscriptions: tuple[SubscriptionStatus, ...]
     recent_digests: tuple[DigestStatus, ...]
     failed_digests: tuple[DigestStatus, ...]  # the latest failed for good or waiting for a retry
+    queue: QueueCounts | None  # distributed mode's jobs; None on SQLite (embedded mode)
 
     @property
     def paused(self) -> tuple[SubscriptionStatus, ...]:
@@ -62,9 +63,7 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 
 def _subscription(view: SubscriptionView, last: DigestStatus | None, now: datetime) -> SubscriptionStatus:
-    fire = trigger_for(view).get_next_fire_time(None, now) if view.active else None
-    # Via UTC: on a spring-forward day APScheduler hands back the nonexistent local time (02:30+01:00).
-    fire = fire.astimezone(UTC) if fire else None
+    fire = next_send_after(view, now) if view.active else None
     return SubscriptionStatus(
         id=view.id,
         subscriber_id=view.subscriber_id,
@@ -86,7 +85,8 @@ def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
     subscriptions = tuple(
         _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
     )
-    return Status(now, tuple(bot.list_sources()), subscriptions, digests.recent, digests.failing)
+    sources, queue = tuple(bot.list_sources()), reports.queue_counts(bot)
+    return Status(now, sources, subscriptions, digests.recent, digests.failing, queue)
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
@@ -131,6 +131,11 @@ def render_status(status: Status, console: Console) -> None:
     for table in (sources, subs, digests, failed):
         if table.row_count:
             console.print(table)
+    if (queue := status.queue) is not None:
+        console.print(
+            f"queue: {queue.pending} pending, {queue.running} running, {queue.retrying} retrying, "
+            f"{queue.failed} failed jobs"
+        )
     console.print(
         f"{len(status.sources)} sources, {len(status.subscriptions) - len(status.paused)} active and "
         f"{len(status.paused)} paused subscriptions, {len(status.failed_digests)} failed deliveries"

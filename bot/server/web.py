@@ -71,13 +71,15 @@ def create_app(
     routes: Sequence[BaseRoute] = (),
     links: Links | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    embed_interests: Callable[[int], None] | None = None,
 ) -> Starlette:
     """The web app for `bot`; `routes` are added after the email pages (Slack events, health, metrics).
+    `embed_interests` embeds a subscriber's new interests after the page answered (default: here).
     The public sign-up page is there only with PAPERBOT_PUBLIC_SUBSCRIBE (else /subscribe is a 404)."""
     links = links or Links.from_settings(bot.settings)
-    signup = signup_routes(bot, links, clock) if bot.settings.public_subscribe else []
+    signup = signup_routes(bot, links, clock, embed_interests) if bot.settings.public_subscribe else []
     app = Starlette(
-        routes=[*email_routes(bot, links, clock), *signup, *routes],
+        routes=[*email_routes(bot, links, clock, embed_interests), *signup, *routes],
         exception_handlers={PaperbotError: _paperbot_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.bot = bot

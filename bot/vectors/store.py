@@ -27,13 +27,16 @@ BATCH = 64
 IN_CHUNK = 500  # ids per IN list
 
 
-def _missing(session: Session, model: str) -> list[tuple[str, str, str]]:
+def _missing(session: Session, model: str, ids: Sequence[int] | None) -> list[tuple[str, str, str]]:
     have = select(models.Embedding.content_hash).where(models.Embedding.model == model)
-    rows = session.exec(
+    query = (
         select(models.Listing.content_hash, models.Listing.title, models.Listing.abstract)
         .where(col(models.Listing.content_hash).not_in(have))
         .order_by(col(models.Listing.id))
-    ).all()
+    )
+    if ids is not None:
+        query = query.where(col(models.Listing.id).in_(list(ids)))
+    rows = session.exec(query).all()
     unique = {row[0]: (row[0], row[1], row[2]) for row in rows}  # one vector per distinct text
     return list(unique.values())
 
@@ -45,11 +48,17 @@ def count_missing(session: Session, model: str) -> int:
     return session.exec(select(func.count(distinct(col(models.Listing.content_hash)))).where(missing)).one()
 
 
-def embed_missing(engine: Engine, encoder: Encoder, *, progress: Progress | None = None) -> int:
-    """Embed every listing text that has no vector for this model; commits per batch so an
-    interrupted run keeps what it finished. Returns the number of texts embedded."""
+def embed_missing(
+    engine: Engine,
+    encoder: Encoder,
+    *,
+    ids: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Embed every listing text (of the listings `ids`, or all) that has no vector for this model;
+    commits per batch so an interrupted run keeps what it finished. Returns the number of texts embedded."""
     with session_scope(engine) as session:
-        todo = _missing(session, encoder.model_name)
+        todo = _missing(session, encoder.model_name, ids)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         vectors = encoder.encode([listing_text(title, abstract) for _, title, abstract in batch])

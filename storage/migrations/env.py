@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from storage.db import make_engine
+from storage.queue_schema import not_queue_table
 
 target_metadata = SQLModel.metadata
 
@@ -24,6 +25,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds the table
             compare_type=True,
+            include_name=not_queue_table,
         )
         with context.begin_transaction():
             context.run_migrations()

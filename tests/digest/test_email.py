@@ -7,12 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from bot.channels.email import templates
 from bot.channels.email.links import Links
-from bot.channels.email.render import render_email
+from bot.channels.email.render import digest_context, inline_css, inlined_template, render_email
 from bot.config import Settings, load_settings
 from bot.digests.display import format_authors, format_range, snippet, subject
 from bot.records import DigestEntry, DigestView, ListingView, SubscriptionView
@@ -148,7 +150,7 @@ def test_hostile_title_and_abstract_render_escaped_and_intact(settings: Settings
     text, html = parts(rendered(settings, view(entry(1, title=NASTY_TITLE, abstract=NASTY_ABSTRACT))))
     # HTML: markup in data is escaped, never live; the words survive.
     assert "<script>" not in html and "<b>bold" not in html
-    assert '&lt;script&gt;alert("x")&lt;/script&gt; Fast &amp; &lt;b&gt;bold&lt;/b&gt; GNNs' in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Fast &amp; &lt;b&gt;bold&lt;/b&gt; GNNs" in html
     assert (
         "$\\mathcal{O}(n \\log n) &lt; 2^{k}$ &amp; beat A&lt;B baselines 🚀 — naïvely, R&amp;D-style."
         in html
@@ -165,6 +167,65 @@ def test_html_is_600px_table_layout_with_inlined_css_and_dark_mode(settings: Set
     assert "@media (prefers-color-scheme: dark)" in html  # kept: at-rules cannot be inlined
     assert '<meta name="color-scheme" content="light dark">' in html
     assert "@media (max-width: 480px)" in html
+
+
+def document(html: str) -> list[tuple[str, ...]]:
+    """The parsed document as events (tags with their attributes in name order, text with entities
+    decoded, comments): equal for equal documents however they are serialised."""
+    events: list[tuple[str, ...]] = []
+
+    class Events(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            events.append(("start", tag, *(f"{k}={v}" for k, v in sorted(attrs))))
+
+        def handle_endtag(self, tag: str) -> None:
+            events.append(("end", tag))
+
+        def handle_data(self, data: str) -> None:
+            events.append(("text", data))
+
+        def handle_comment(self, data: str) -> None:
+            events.append(("comment", data))
+
+    parser = Events(convert_charrefs=True)
+    parser.feed(html)
+    parser.close()
+    return events
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        (entry(1, title=NASTY_TITLE, abstract=NASTY_ABSTRACT), entry(2, abs_url=None), entry(3, authors=())),
+        (),  # the short note of an empty digest
+    ],
+)
+def test_css_inlined_once_into_the_template_gives_the_document_inlining_each_message_gave(
+    settings: Settings, entries: tuple[DigestEntry, ...]
+) -> None:
+    links = Links.from_settings(settings)
+    token = links.unsubscribe_token(subscription_id=SUBSCRIPTION.id, now=NOW)
+    context = digest_context(
+        view(*entries), subscription=SUBSCRIPTION, settings=settings, now=NOW, links=links, unsubscribe=token
+    )
+    once = inlined_template("digest.html").render(context)
+    each = inline_css(templates.get_template("digest.html").render(context))
+    assert document(once) == document(each)
+    assert "{%" not in once and "paperbot:" not in once
+    assert len(re.findall(r'class="action" [^>]*style="', once)) == 3 * len(entries)
+
+
+def test_the_confirmation_mail_inlined_once_is_the_document_inlining_it_each_time_gave() -> None:
+    context = {
+        "subject": "Confirm your paperbot subscription",
+        "recipient": "ada@example.org",
+        "interests": ["graph <neural> networks", "R&D"],
+        "confirm_url": "https://paperbot.example.org/subscribe/confirm/abc?x=1&y=2",
+        "valid_days": 2,
+    }
+    once = inlined_template("confirm.html").render(context)
+    each = inline_css(templates.get_template("confirm.html").render(context))
+    assert document(once) == document(each)
 
 
 def test_item_shows_authors_source_date_snippet_and_reason(settings: Settings) -> None:

@@ -162,3 +162,24 @@ def test_deliver_digest_remembers_one_paper_messages_for_reactions(
     )  # several papers: ambiguous
     assert bot.slack_message_item(channel_id="C0LAB", ts=first.answer["ts"]) == view.entries[0].item_id
     assert bot.slack_message_item(channel_id="C0LAB", ts=second.answer["ts"]) == view.entries[1].item_id
+
+
+def test_a_digest_posted_by_an_attempt_that_died_is_not_posted_again(
+    bot: Paperbot, fake_slack: FakeSlack
+) -> None:
+    now = datetime.now(UTC)
+    profile = bot.subscribe(
+        slack_channel_id="C0LAB", interests=["graph neural networks"], schedule=Schedule(digest_size=2)
+    )
+    sub = profile.subscriptions[0]
+    period = latest_period(sub, now=now)
+    picks = bot.recommend(subscriber_id=profile.id, limit=2, now=now)
+    claim = store.claim(bot.engine, sub.id, period, picks, now=now)
+    assert claim is not None
+    view = store.digest_view(bot.engine, claim.digest_id, period=period, subscription=sub)
+    with Batch(bot, now, lambda _s: None) as batch:
+        first = deliver_digest(view, sub, batch)  # posted and recorded; then the process died
+    posts = len(fake_slack.calls("chat.postMessage"))
+    with Batch(bot, now, lambda _s: None) as batch:
+        again = deliver_digest(view, sub, batch)  # the retry of the claim
+    assert again == first and len(fake_slack.calls("chat.postMessage")) == posts == 3

@@ -44,7 +44,16 @@ from bot.records import SubscriptionView
 from bot.service import Paperbot
 from bot.vocab import VOTE_LABELS, parse_frequency, parse_vote
 
-__all__ = ["EmailPages", "email_routes", "message_page", "page", "form_fields", "embed_later", "PRIVATE"]
+__all__ = [
+    "EmailPages",
+    "email_routes",
+    "message_page",
+    "page",
+    "form_fields",
+    "embedder",
+    "embed_later",
+    "PRIVATE",
+]
 
 log = logging.getLogger("paperbot.web")
 # Token URLs must not leak through Referer, caches or search engines.
@@ -83,10 +92,19 @@ def _schedule(s: SubscriptionView) -> str:
 
 
 class EmailPages:
-    """The handlers, bound to one Paperbot, its link signer and a clock."""
+    """The handlers, bound to one Paperbot, its link signer and a clock. `embed_interests` embeds a
+    subscriber's new interests once the page has answered: here by default; distributed mode's web
+    tier hands them to the embed queue instead."""
 
-    def __init__(self, bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        bot: Paperbot,
+        links: Links,
+        clock: Callable[[], datetime],
+        embed_interests: Callable[[int], None] | None = None,
+    ) -> None:
         self.bot, self.links, self.clock = bot, links, clock
+        self.embed_interests = embed_interests or embedder(bot)
 
     async def feedback(self, request: Request) -> Response:
         ticket = self.links.read_feedback(request.path_params["token"], now=self.clock())
@@ -168,7 +186,7 @@ class EmailPages:
         log.info("subscription %d: %s from the settings page", subscription.id, action)
         task = None
         if action == "add_interest":  # the reader does not wait on the model; ranking would embed it anyway
-            task = BackgroundTask(embed_later, self.bot, subscription.subscriber_id)
+            task = BackgroundTask(embed_later, self.embed_interests, subscription.subscriber_id)
         return RedirectResponse(
             f"{request.url.path}?done={done}", status_code=303, headers=PRIVATE, background=task
         )
@@ -268,10 +286,20 @@ def form_fields(body: bytes) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
-def embed_later(bot: Paperbot, subscriber_id: int) -> None:
-    """Embed the interests a page stored without vectors, after the page has answered."""
-    try:
+def embedder(bot: Paperbot) -> Callable[[int], None]:
+    """Embeds a subscriber's interests that have no vector, in this process."""
+
+    def embed(subscriber_id: int) -> None:
         bot.embed_interests(subscriber_id=subscriber_id)
+
+    return embed
+
+
+def embed_later(embed: Callable[[int], None], subscriber_id: int) -> None:
+    """Embed the interests a page stored without vectors (`embed`: here, or on the embed queue), after
+    the page has answered."""
+    try:
+        embed(subscriber_id)
     except Exception:  # the next ranking embeds them; the page already answered
         log.exception("embedding the new interests of subscriber %d failed", subscriber_id)
 
@@ -288,9 +316,14 @@ def _names(text: str) -> list[str]:
     return [check_text(part) for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
-def email_routes(bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> list[Route]:
-    """The link targets of every email digest, bound to `bot`."""
-    pages = EmailPages(bot, links, clock)
+def email_routes(
+    bot: Paperbot,
+    links: Links,
+    clock: Callable[[], datetime],
+    embed_interests: Callable[[int], None] | None = None,
+) -> list[Route]:
+    """The link targets of every email digest, bound to `bot` (`embed_interests`: see EmailPages)."""
+    pages = EmailPages(bot, links, clock, embed_interests)
     both = ["GET", "POST"]
     return [
         Route("/email/feedback/{token}", pages.feedback, methods=both, name="feedback"),

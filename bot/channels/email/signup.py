@@ -33,7 +33,7 @@ from starlette.routing import Route
 from bot.channels.email.limits import Limit, Limiter
 from bot.channels.email.links import MAX_AGE, Links
 from bot.channels.email.outbox import write_outbox
-from bot.channels.email.pages import PRIVATE, embed_later, form_fields, message_page, page
+from bot.channels.email.pages import PRIVATE, embed_later, embedder, form_fields, message_page, page
 from bot.channels.email.render import render_confirmation
 from bot.errors import DeliveryError, InvalidInput, UsedToken
 from bot.inputs import MAX_TEXT, Schedule, check_email, check_text
@@ -55,8 +55,15 @@ DEFAULT = Schedule()  # what a confirmed sign-up gets until its settings page ch
 class SignupPages:
     """The handlers, bound to one Paperbot, its link signer, a clock and the rate limits' counts."""
 
-    def __init__(self, bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        bot: Paperbot,
+        links: Links,
+        clock: Callable[[], datetime],
+        embed_interests: Callable[[int], None] | None = None,
+    ) -> None:
         self.bot, self.links, self.clock = bot, links, clock
+        self.embed_interests = embed_interests or embedder(bot)
         self.per_ip, self.per_address = Limiter(PER_IP), Limiter(PER_ADDRESS)
 
     async def form(self, request: Request) -> Response:
@@ -164,7 +171,7 @@ class SignupPages:
                 lambda: self.bot.subscribe(email=ticket.email, interests=ticket.interests, embed=False)
             )
             done = "confirmed"
-            task = BackgroundTask(embed_later, self.bot, view.id)
+            task = BackgroundTask(embed_later, self.embed_interests, view.id)
             log.info("public sign-up confirmed: subscriber %d, %d interests", view.id, len(ticket.interests))
         else:
             found = await run_in_threadpool(lambda: self.bot.find_subscriber(email=ticket.email))
@@ -215,9 +222,14 @@ def _too_many(why: str, limit: Limit) -> Response:
     return response
 
 
-def signup_routes(bot: Paperbot, links: Links, clock: Callable[[], datetime]) -> list[Route]:
-    """The sign-up page's routes, bound to `bot`."""
-    pages = SignupPages(bot, links, clock)
+def signup_routes(
+    bot: Paperbot,
+    links: Links,
+    clock: Callable[[], datetime],
+    embed_interests: Callable[[int], None] | None = None,
+) -> list[Route]:
+    """The sign-up page's routes, bound to `bot` (`embed_interests`: see EmailPages)."""
+    pages = SignupPages(bot, links, clock, embed_interests)
     both = ["GET", "POST"]
     return [
         Route("/subscribe", pages.form, methods=both, name="subscribe"),

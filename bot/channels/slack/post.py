@@ -219,7 +219,12 @@ def _translated(target: str) -> Iterator[None]:
 
 def deliver_digest(view: DigestView, subscription: SubscriptionView, batch: Batch) -> str:
     """The "slack" channel of bot.digests.run: post one claimed digest, return the first message's ts.
-    One poster (client and pacing) serves the whole batch."""
+    One poster (client and pacing) serves the whole batch. A digest whose messages were recorded by an
+    earlier attempt that died before storing the outcome is not posted again (Slack has no Message-ID
+    for clients to fold duplicates): its recorded ts is the outcome."""
+    if (posted := batch.bot.posted_slack_ts(digest_id=view.id)) is not None:
+        log.warning("slack: digest %d was posted before (ts %s); not posting it again", view.id, posted)
+        return posted
     poster = batch.shared(
         "slack",
         lambda: SlackPoster(make_client(batch.settings, sleep=batch.sleep), pacer=Pacer(sleep=batch.sleep)),
