@@ -60,11 +60,30 @@ def running_postgres(bindir: Path) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     run = {"check": True, "capture_output": True, "text": True}
-    subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                              "--no-sync", "-E", "UTF8"]), **run)  # type: ignore[call-overload]
+    subprocess.run(
+        _as_owner(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        **run,
+    )  # type: ignore[call-overload]
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off"
-    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options,
-                              "-w", "start"]), **run)  # type: ignore[call-overload]
+    subprocess.run(
+        _as_owner(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"]
+        ),
+        **run,
+    )  # type: ignore[call-overload]
     stop = _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
     guard = subprocess.Popen(
         [sys.executable, "-c", _GUARD, str(os.getpid()), str(root), *stop], start_new_session=True

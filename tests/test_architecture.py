@@ -116,7 +116,5 @@ def uses_engine(path: Path) -> bool:
 
 
 def test_only_the_service_and_named_stage_modules_touch_the_database_engine() -> None:
-    users = {
-        path.relative_to(REPO).as_posix() for path in (REPO / "bot").rglob("*.py") if uses_engine(path)
-    }
+    users = {path.relative_to(REPO).as_posix() for path in (REPO / "bot").rglob("*.py") if uses_engine(path)}
     assert users <= ENGINE_USERS, f"use a bot.service method instead of .engine in {users - ENGINE_USERS}"

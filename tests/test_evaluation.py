@@ -22,7 +22,12 @@ from bot.vectors.embed import Encoder
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
 SMALL: dict[str, Any] = {
-    "users": 3, "seed_papers": 5, "days": 3, "per_day": 10, "negatives": 15, "background": 30
+    "users": 3,
+    "seed_papers": 5,
+    "days": 3,
+    "per_day": 10,
+    "negatives": 15,
+    "background": 30,
 }
 
 

@@ -131,10 +131,16 @@ class Loopback:
 @pytest.fixture(scope="module")
 def server(feeds_dir: Path) -> Iterator[Loopback]:
     seen = Seen()
-    handler = type("BoundHandler", (Handler,), {
-        "seen": seen,
-        "arxiv_error": (feeds_dir / "arxiv_api_error_incorrect_id_http400_2026-04-12.atom.xml").read_bytes(),
-    })
+    handler = type(
+        "BoundHandler",
+        (Handler,),
+        {
+            "seen": seen,
+            "arxiv_error": (
+                feeds_dir / "arxiv_api_error_incorrect_id_http400_2026-04-12.atom.xml"
+            ).read_bytes(),
+        },
+    )
     httpd = Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -194,9 +200,7 @@ def test_retry_after_longer_than_the_cap_fails_at_once(server: Loopback, sleep: 
     assert server.attempts("very-busy", "cap") == 1
 
 
-def test_503_backs_off_exponentially_then_fails(
-    server: Loopback, sleep: Sleep, waits: list[float]
-) -> None:
+def test_503_backs_off_exponentially_then_fails(server: Loopback, sleep: Sleep, waits: list[float]) -> None:
     url = server.url("down", "503")
     with pytest.raises(FetchError) as raised:
         fetch(url, retries=3, sleep=sleep)
@@ -222,9 +226,7 @@ def test_garbage_body_is_fetched_and_rejected_by_the_parser(server: Loopback, sl
         parse(result.content, url=result.url, content_type=result.content_type)
 
 
-def test_a_reply_that_is_not_http_is_retried_then_reported(
-    server: Loopback, sleep: Sleep
-) -> None:
+def test_a_reply_that_is_not_http_is_retried_then_reported(server: Loopback, sleep: Sleep) -> None:
     with pytest.raises(FetchError, match=r"connection failed \(RemoteProtocolError: .*\) after 2 attempts"):
         fetch(server.url("not-http", "junk"), retries=1, sleep=sleep)
     assert server.attempts("not-http", "junk") == 2
@@ -310,8 +312,12 @@ def test_a_callers_client_still_sends_our_headers() -> None:
 
 
 def test_retry_after_as_a_date(sleep: Sleep, waits: list[float]) -> None:
-    replies = iter([httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
-                    httpx.Response(200, content=FEED)])
+    replies = iter(
+        [
+            httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+            httpx.Response(200, content=FEED),
+        ]
+    )
     with httpx.Client(transport=httpx.MockTransport(lambda request: next(replies))) as client:
         assert fetch("https://example.org/feed", client=client, sleep=sleep).content == FEED
     assert waits == [0.0]  # a date in the past: retry at once

@@ -57,8 +57,18 @@ def bot(
 
 def view(frequency: str, send_time: str, timezone: str, weekday: int = 0) -> SubscriptionView:
     return SubscriptionView(
-        1, 1, "email", "a@example.org", parse_frequency(frequency), send_time, timezone, weekday, 10, False,
-        True, None,
+        1,
+        1,
+        "email",
+        "a@example.org",
+        parse_frequency(frequency),
+        send_time,
+        timezone,
+        weekday,
+        10,
+        False,
+        True,
+        None,
     )
 
 
@@ -260,7 +270,6 @@ def test_changes_made_by_any_process_are_seen_by_the_next_tick(bot: Paperbot) ->
     scheduler.stop()
     assert fires == [(utc(2026, 11, 23, 8, 0), three), (utc(2026, 11, 23, 9, 30), one)]  # 18:30 in Tokyo
     assert digests(bot, two) == []
-
 
 
 def due_at(bot: Paperbot, subscription_id: int) -> object:

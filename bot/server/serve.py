@@ -135,4 +135,3 @@ def serve(
         # released and their digests stay claimed, so leaving now loses nothing.
         logging.shutdown()
         os._exit(3)
-

@@ -30,6 +30,7 @@ __all__ = [
     "listing_text",
 ]
 
+
 def listing_text(title: str, abstract: str) -> str:
     """The text that represents a paper: "title. abstract"."""
     title = title.strip().rstrip(".")

@@ -75,7 +75,8 @@ def test_items_without_title_are_skipped_and_without_id_kept(feed: Callable[[str
         ": A test for emergent mathematical reasoning in communication</title>", "</title>"
     )
     no_ids = (
-        item.replace("2604.21935", "x").replace("<title>Math", "<title>Other math")
+        item.replace("2604.21935", "x")
+        .replace("<title>Math", "<title>Other math")
         .replace("https://arxiv.org/abs/x", "javascript:alert(1)")
     )
     listings = arxiv_rss.parse((head + no_title + no_ids + tail).encode())

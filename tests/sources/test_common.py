@@ -116,8 +116,10 @@ def test_parse_datetime_gives_aware_utc(value: str | None, expected: datetime | 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Naser Mansour, Sidahmed Benabderrahmane, Ameer Rahwan",
-         ["Naser Mansour", "Sidahmed Benabderrahmane", "Ameer Rahwan"]),
+        (
+            "Naser Mansour, Sidahmed Benabderrahmane, Ameer Rahwan",
+            ["Naser Mansour", "Sidahmed Benabderrahmane", "Ameer Rahwan"],
+        ),
         ("A One, B Two and C Three", ["A One", "B Two", "C Three"]),
         ("A One, B Two, and C Three", ["A One", "B Two", "C Three"]),
         ("Rand Paul and Andrea Anders", ["Rand Paul", "Andrea Anders"]),

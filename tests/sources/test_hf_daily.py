@@ -36,12 +36,14 @@ def test_plain_text_abstract_keeps_angle_brackets(feed: Callable[[str], bytes]) 
 
 
 def test_missing_paper_object_and_bad_values_do_not_crash() -> None:
-    data = json.dumps([
-        {"title": "Only top level", "summary": "S", "publishedAt": "2026-06-01T00:00:00Z"},
-        {"paper": {"id": "2606.00001", "title": "T", "upvotes": True, "authors": [None, {"name": 3}]}},
-        {"paper": {"id": "2606.00002"}},  # no title anywhere: skipped
-        "not an object",
-    ]).encode()
+    data = json.dumps(
+        [
+            {"title": "Only top level", "summary": "S", "publishedAt": "2026-06-01T00:00:00Z"},
+            {"paper": {"id": "2606.00001", "title": "T", "upvotes": True, "authors": [None, {"name": 3}]}},
+            {"paper": {"id": "2606.00002"}},  # no title anywhere: skipped
+            "not an object",
+        ]
+    ).encode()
     listings = hf_daily.parse(data)
     assert [(x.title, x.arxiv_id, x.upvotes, x.authors) for x in listings] == [
         ("Only top level", None, None, ()),

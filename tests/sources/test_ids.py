@@ -35,8 +35,16 @@ def test_parse_arxiv_id_accepts_every_spelling(text: str, expected: tuple[str, i
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "10.1101/2025.04.07.647590", "10.1093/bioinformatics/btac431", "2404.123", "see 2404.12345",
-     "https://example.org/abs/2404.12345", "javascript:2404.12345"],
+    [
+        "",
+        "hello",
+        "10.1101/2025.04.07.647590",
+        "10.1093/bioinformatics/btac431",
+        "2404.123",
+        "see 2404.12345",
+        "https://example.org/abs/2404.12345",
+        "javascript:2404.12345",
+    ],
 )
 def test_parse_arxiv_id_rejects_non_arxiv_text(text: str) -> None:
     assert parse_arxiv_id(text) is None

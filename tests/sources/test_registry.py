@@ -26,7 +26,10 @@ EXPECTED: dict[str, tuple[str, int] | tuple[str, type[FeedFormatError], str]] = 
     "arxiv_api_id_list_2ids_2026-04.atom.xml": ("arxiv_api", 1),
     "arxiv_api_empty_result_2026-04-12.atom.xml": ("arxiv_api", 0),
     "arxiv_api_error_incorrect_id_http400_2026-04-12.atom.xml": (
-        "arxiv_api", FeedFormatError, "arXiv API reported an error: incorrect id format for abc"),
+        "arxiv_api",
+        FeedFormatError,
+        "arXiv API reported an error: incorrect id format for abc",
+    ),
     "arxiv_api_query_au-del_maestro_2016-10-09_oldformat.atom.xml": ("arxiv_api", 10),
     "arxiv_api_query_transformer_cs.LG_m5_2026-06-14.atom.xml": ("arxiv_api", 5),
     "hf_daily_papers_api_2026-06.json": ("hf_daily", 30),
@@ -93,7 +96,14 @@ def test_recorded_crossref_work_is_detected_and_parsed(path: Path) -> None:
 
 def test_every_built_in_family_is_registered() -> None:
     assert list(FAMILIES) == [
-        "arxiv_rss", "arxiv_api", "biorxiv", "pubmed", "hf_daily", "s2", "crossref", "rss"
+        "arxiv_rss",
+        "arxiv_api",
+        "biorxiv",
+        "pubmed",
+        "hf_daily",
+        "s2",
+        "crossref",
+        "rss",
     ]
     assert list(FAMILIES)[-1] == "rss", "the catch-all family must be asked last"
 

@@ -49,7 +49,10 @@ def test_plos_atom(feed: Callable[[str], bytes]) -> None:
     assert first.doi == "10.1371/journal.pcbi.1012994"
     assert first.authors == ("Jin Ke", "Hayoung Song", "Zihan Bai", "Monica D. Rosenberg", "Yuan Chang Leong")
     assert first.abstract.startswith("Human affective experience varies")  # "by <authors>" line removed
-    assert first.pdf_url == "https://journals.plos.org/ploscompbiol/article/asset?id=10.1371/journal.pcbi.1012994.PDF"
+    assert (
+        first.pdf_url
+        == "https://journals.plos.org/ploscompbiol/article/asset?id=10.1371/journal.pcbi.1012994.PDF"
+    )
     assert first.published == datetime(2025, 4, 11, 14, tzinfo=UTC)
 
 
@@ -65,7 +68,10 @@ def test_bmc_authors_and_truncated_teaser(feed: Callable[[str], bytes]) -> None:
     first = rss.parse(feed(BMC))[0]
     assert first.doi == "10.1186/s12859-025-06113-4"
     assert first.authors == (
-        "Daniel Henrique Ferreira Gomes", "Inácio Gomes Medeiros", "Tirzah Braz Petta", "Beatriz Stransky",
+        "Daniel Henrique Ferreira Gomes",
+        "Inácio Gomes Medeiros",
+        "Tirzah Braz Petta",
+        "Beatriz Stransky",
         "Jorge Estefano Santana de Souza",
     )
     assert first.categories == ("Software",)
@@ -128,10 +134,13 @@ def test_empty_feed() -> None:
 def test_ten_thousand_atom_entries_parse_in_time() -> None:
     entry = (
         "<entry><id>tag:j.org,2025:{n}</id><title>Paper {n}</title><updated>2025-01-01T00:00:00Z</updated>"
-        "<summary>Abstract {n} with a few words.</summary><link href=\"https://j.org/{n}\"/></entry>"
+        '<summary>Abstract {n} with a few words.</summary><link href="https://j.org/{n}"/></entry>'
     )
-    data = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
-            + "".join(entry.format(n=n) for n in range(10_000)) + "</feed>").encode()
+    data = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        + "".join(entry.format(n=n) for n in range(10_000))
+        + "</feed>"
+    ).encode()
     assert detect(data) == "rss"
     # CPU time of this process: the parse's own cost, whatever else the machine is running
     started = time.process_time()

@@ -26,7 +26,11 @@ def test_batch_skips_null_for_unknown_ids(feed: Callable[[str], bytes]) -> None:
 def test_search_results_carry_arxiv_ids(feed: Callable[[str], bytes]) -> None:
     listings = s2.parse(feed("s2_graph_paper_search_transformer_2026-06.json"))
     assert [listing.arxiv_id for listing in listings] == [
-        "2103.14030", "2012.07436", "2004.05150", "2111.09881", "2108.10257"
+        "2103.14030",
+        "2012.07436",
+        "2004.05150",
+        "2111.09881",
+        "2108.10257",
     ]
     assert listings[0].doi == "10.1109/iccv48922.2021.00986"
     assert listings[2].pdf_url is None  # openAccessPdf.url is "" there
@@ -51,9 +55,13 @@ ARXIV_DOI = "10.48550/arXiv.2103.14030"
 
 
 def test_citation_wrappers_and_arxiv_doi() -> None:
-    data = json.dumps({"data": [
-        {"citingPaper": {"paperId": "p1", "title": "Cites", "externalIds": {"DOI": ARXIV_DOI}}},
-        {"citingPaper": {"paperId": "p2", "title": None}},
-    ]}).encode()
+    data = json.dumps(
+        {
+            "data": [
+                {"citingPaper": {"paperId": "p1", "title": "Cites", "externalIds": {"DOI": ARXIV_DOI}}},
+                {"citingPaper": {"paperId": "p2", "title": None}},
+            ]
+        }
+    ).encode()
     [listing] = s2.parse(data)
     assert canonical_id(arxiv_id=listing.arxiv_id, doi=listing.doi, title=listing.title) == "arxiv:2103.14030"

@@ -33,22 +33,30 @@ def as_arxiv_rss(paper: Listing) -> bytes:
         f"<item><title>{escape(paper.title)}</title><link>https://arxiv.org/abs/2606.13677</link>"
         "<description>arXiv:2606.13677v1 Announce Type: new \n"
         f"Abstract: {escape(paper.abstract)}</description>"
-        "<guid isPermaLink=\"false\">oai:arXiv.org:2606.13677v1</guid>"
+        '<guid isPermaLink="false">oai:arXiv.org:2606.13677v1</guid>'
         "<arxiv:announce_type>new</arxiv:announce_type></item>"
     )
     return (RSS_HEAD + item + "</channel></rss>").encode()
 
 
 def as_hf_daily(paper: Listing) -> bytes:
-    record = {"paper": {"id": "2606.13677", "title": paper.title, "upvotes": 7,
-                        "authors": [{"name": name} for name in paper.authors]},
-              "title": paper.title, "summary": paper.abstract}
+    record = {
+        "paper": {
+            "id": "2606.13677",
+            "title": paper.title,
+            "upvotes": 7,
+            "authors": [{"name": name} for name in paper.authors],
+        },
+        "title": paper.title,
+        "summary": paper.abstract,
+    }
     return json.dumps([record]).encode()
 
 
 def as_s2(paper: Listing) -> bytes:
-    return json.dumps({"data": [{"paperId": "abc", "title": paper.title.upper(),
-                                 "externalIds": {"ArXiv": "2606.13677"}}]}).encode()
+    return json.dumps(
+        {"data": [{"paperId": "abc", "title": paper.title.upper(), "externalIds": {"ArXiv": "2606.13677"}}]}
+    ).encode()
 
 
 def as_journal_rss(paper: Listing) -> bytes:

@@ -37,8 +37,10 @@ def test_sample_reads_back_into_321_papers() -> None:
     assert len(listings) == 321
     assert all(listing.title and listing.abstract for listing in listings)
     assert len({listing.source_id for listing in listings}) == 321
-    assert all(listing.source_id and listing.source_id.startswith("tag:paperbot,2025-01-06:seed-")
-               for listing in listings)
+    assert all(
+        listing.source_id and listing.source_id.startswith("tag:paperbot,2025-01-06:seed-")
+        for listing in listings
+    )
     # the seed has no URLs: each paper opens as a search for its exact title
     assert all(
         listing.abs_url and listing.abs_url.startswith("https://www.semanticscholar.org/search?q=%22")

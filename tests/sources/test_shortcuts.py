@@ -20,7 +20,10 @@ from bot.ingest.sources import resolve_source
         ("medrxiv:Pediatrics", "https://connect.medrxiv.org/medrxiv_xml.php?subject=Pediatrics"),
         ("hf:daily", "https://huggingface.co/api/daily_papers"),
         ("https://www.nature.com/nature.rss", "https://www.nature.com/nature.rss"),
-        ("http://export.arxiv.org/api/query?search_query=all:x", "http://export.arxiv.org/api/query?search_query=all:x"),
+        (
+            "http://export.arxiv.org/api/query?search_query=all:x",
+            "http://export.arxiv.org/api/query?search_query=all:x",
+        ),
         ("file:///tmp/feed.xml", "file:///tmp/feed.xml"),
         ("/srv/feeds/nature.xml", "/srv/feeds/nature.xml"),
         ("./feeds/x", "./feeds/x"),

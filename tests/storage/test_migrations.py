@@ -31,8 +31,17 @@ def test_upgrade_head_matches_models(database_url: str) -> None:
         )
         assert compare_metadata(context, SQLModel.metadata) == []
         tables = set(inspect(connection).get_table_names())
-    assert {"listing", "embedding", "source", "subscriber", "interest", "subscription", "digest",
-            "digestitem", "feedback"} <= tables
+    assert {
+        "listing",
+        "embedding",
+        "source",
+        "subscriber",
+        "interest",
+        "subscription",
+        "digest",
+        "digestitem",
+        "feedback",
+    } <= tables
     # On PostgreSQL the task queue's schema comes with it (distributed mode), applied once.
     assert ("procrastinate_jobs" in tables) == database_url.startswith("postgresql")
     engine.dispose()

@@ -42,4 +42,3 @@ def downgrade() -> None:
     with op.batch_alter_table("digest", schema=None) as batch_op:
         batch_op.drop_column("job_attempt")
         batch_op.drop_column("job_id")
-
