@@ -209,6 +209,7 @@ def test_503_backs_off_exponentially_then_fails(server: Loopback, sleep: Sleep, 
     assert waits == [1.0, 2.0, 4.0]
 
 
+@pytest.mark.slow  # waits out a timeout, twice
 def test_slow_server_times_out(server: Loopback, sleep: Sleep, waits: list[float]) -> None:
     url = server.url("slow", "timeout")
     started = time.monotonic()

@@ -75,6 +75,7 @@ def bot(tmp_path: Path) -> Iterator[Paperbot]:
     bot.close()
 
 
+@pytest.mark.slow  # waits out a source's timeout
 def test_each_bad_source_fails_alone(bot: Paperbot, server: str) -> None:
     urls = [f"{server}/{path}" for path in ("down", "feed", "slow", "garbage", "throttled")]
     report = bot.ingest(sources=urls, embed=False)

@@ -71,6 +71,7 @@ def test_a_429_is_waited_out_and_the_message_posted_once(fake_slack: FakeSlack, 
     assert calls[2].body["thread_ts"] == delivery.ts
 
 
+@pytest.mark.slow  # sleeps a real second
 def test_the_real_sleep_honours_retry_after(fake_slack: FakeSlack, tmp_path: Path) -> None:
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
     started = time.monotonic()

@@ -119,14 +119,17 @@ def test_an_id_the_service_does_not_know_is_a_clear_not_found(
         bot.close()
 
 
+WAITS = pytest.mark.slow  # waits out a fetch timeout, twice
+
+
 @pytest.mark.parametrize(
     ("seed", "where", "says"),
     [
         ("1707.08567", {"arxiv": "/gone/api/query"}, "404"),
         ("1707.08567", {"arxiv": "/broken/api/query"}, "500"),
-        ("1707.08567", {"arxiv": "/slow/api/query"}, "timed out"),
+        pytest.param("1707.08567", {"arxiv": "/slow/api/query"}, "timed out", marks=WAITS),
         ("10.2196/22081", {"crossref": "/broken/works"}, "500"),
-        ("10.2196/22081", {"crossref": "/slow/works"}, "timed out"),
+        pytest.param("10.2196/22081", {"crossref": "/slow/works"}, "timed out", marks=WAITS),
         ("10.2196/22081", {"crossref": "/portal"}, "HTML page"),
     ],
 )
@@ -161,6 +164,7 @@ def test_an_unstored_doi_is_fetched_from_crossref_stored_and_used(tmp_path: Path
         bot.close()
 
 
+@pytest.mark.slow  # a paperbot process
 def test_the_cli_says_in_one_line_that_crossref_does_not_know_a_doi(
     tmp_path: Path, arxiv: ArxivServer
 ) -> None:
