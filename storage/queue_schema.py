@@ -10,7 +10,6 @@ docs/deploy.md).
 
 from __future__ import annotations
 
-from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 
 __all__ = ["apply_queue_schema", "not_queue_table", "QUEUE_TABLES"]
@@ -32,6 +31,10 @@ def apply_queue_schema(engine: Engine) -> bool:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
             return False
+        # Imported here: procrastinate (with psycopg's pool) costs 0.2 s, which every command paid
+        # through storage.db although only a first start on PostgreSQL needs it.
+        from procrastinate.schema import SchemaManager
+
         # The driver is handed a parameter list, so a literal % must be doubled (as procrastinate does).
         conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
     return True

@@ -104,7 +104,16 @@ def test_help_imports_nothing_heavy() -> None:
 
 # Loading any of these costs from 0.2 s (FAISS) to 5 s (torch); a command that reads or writes a
 # few rows needs none of them.
-HEAVY = ("torch", "sentence_transformers", "transformers", "onnxruntime", "sklearn", "faiss", "alembic")
+HEAVY = (
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "onnxruntime",
+    "sklearn",
+    "faiss",
+    "alembic",
+    "procrastinate",
+)
 
 
 @pytest.mark.slow  # five paperbot processes
