@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.records import (
         DigestResult,
         IngestReport,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         SubscriptionView,
     )
     from bot.service import Paperbot
+    from bot.views import Rows
     from bot.vocab import Frequency
 
 __all__ = ["app", "main"]
@@ -71,6 +73,22 @@ def service() -> Iterator[Paperbot]:
         fail(exc.message)
     finally:
         bot.close()
+
+
+@contextmanager
+def reading() -> Iterator[tuple[Settings, Rows]]:
+    """The settings and plain SQL (bot.views) for a command that reads, or records a vote: no ORM and
+    no model are loaded, so it answers at once. A new or older database is set up first, as always."""
+    from bot.config import load_settings
+    from bot.errors import PaperbotError
+    from bot.views import open_views
+
+    try:
+        settings = load_settings()
+        with open_views(settings) as rows:
+            yield settings, rows
+    except PaperbotError as exc:
+        fail(exc.message)
 
 
 @contextmanager
@@ -208,10 +226,11 @@ def listings(
 ) -> None:
     """Show stored papers, newest first."""
     from bot.records import to_json
+    from bot.views import count_listings, listings
 
-    with service() as bot:
-        items = bot.listings(since=parse_date(since), limit=limit)
-        total = bot.count_listings() if len(items) == limit and since is None else None
+    with reading() as (_, rows):
+        items = listings(rows, since=parse_date(since), limit=limit)
+        total = count_listings(rows) if len(items) == limit and since is None else None
     if json_out:
         print_json([to_json(item) for item in items])
     else:
@@ -291,10 +310,11 @@ def sources_list(
     from rich.table import Column, Table
 
     from bot.records import to_json
+    from bot.views import configured_sources, list_sources
 
-    with service() as bot:
-        views = bot.list_sources(everything=everything)
-        configured = set(bot.configured_sources())
+    with reading() as (settings, rows):
+        configured = configured_sources(rows, settings.sources)
+        views = list_sources(rows, configured, everything=everything)
     if json_out:
         print_json([to_json(v) for v in views])
         return
@@ -519,9 +539,10 @@ def read_file(path: Path) -> bytes:
 def profile_show(subscriber: SubscriberArg, json_out: JsonOpt = False) -> None:
     """Interests, subscriptions and vote counts of a subscriber."""
     from bot.records import to_json
+    from bot.views import subscriber as subscriber_view
 
-    with service() as bot:
-        view = bot.subscriber(subscriber_id=subscriber)
+    with reading() as (_, rows):
+        view = subscriber_view(rows, subscriber)
     if json_out:
         print_json(to_json(view))
     else:
@@ -653,8 +674,18 @@ def feedback(
     vote: Annotated[str, typer.Argument(help="up (more like this), down (less like this) or save.")],
 ) -> None:
     """Vote on a paper; the next ranking takes it into account."""
-    with service() as bot:
-        result = bot.record_feedback(subscriber_id=subscriber, listing_id=listing_id, vote=vote)
+    from bot.views import record_vote
+
+    with reading() as (_, rows):
+        result = record_vote(
+            rows,
+            subscriber_id=subscriber,
+            listing_id=listing_id,
+            vote=vote,
+            via="cli",
+            digest_item_id=None,
+            now=datetime.now(UTC),
+        )
     typer.echo(f"recorded {result.vote} on listing {listing_id}" if result.changed else "already recorded")
 
 
@@ -907,8 +938,8 @@ def status(json_out: JsonOpt = False) -> None:
     from bot.records import to_json
     from bot.server.status import collect_status, render_status
 
-    with service() as bot:
-        report = collect_status(bot, now=datetime.now(UTC))
+    with reading() as (settings, rows):
+        report = collect_status(rows, configured=settings.sources, now=datetime.now(UTC))
     if json_out:
         print_json(to_json(report))
         return

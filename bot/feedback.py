@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlmodel import Session, select
 
 from bot.errors import NotFound
 from bot.records import FeedbackResult
-from bot.subscribers import get_subscriber
-from bot.vocab import VoteVia, parse_vote
+from bot.vocab import parse_vote
 from storage import models
 
-__all__ = ["record_vote", "withdraw_vote", "item_owner"]
+__all__ = ["withdraw_vote", "item_owner"]
 
 
 def _current(session: Session, subscriber_id: int, listing_id: int) -> models.Feedback | None:
@@ -21,34 +18,6 @@ def _current(session: Session, subscriber_id: int, listing_id: int) -> models.Fe
             models.Feedback.subscriber_id == subscriber_id, models.Feedback.listing_id == listing_id
         )
     ).first()
-
-
-def record_vote(
-    session: Session,
-    *,
-    subscriber_id: int,
-    listing_id: int,
-    vote: str,
-    via: VoteVia,
-    digest_item_id: int | None,
-    now: datetime,
-) -> FeedbackResult:
-    """Repeating a vote changes nothing; a different vote on the same paper replaces the earlier one."""
-    vote = parse_vote(vote)
-    get_subscriber(session, subscriber_id)
-    listing = session.get(models.Listing, listing_id)
-    if listing is None:
-        raise NotFound(f"no listing {listing_id}; `paperbot listings` shows the stored ids")
-    row = _current(session, subscriber_id, listing_id)
-    if row is not None and row.vote == vote:
-        return FeedbackResult(subscriber_id, listing_id, vote, changed=False, title=listing.title)
-    row = row or models.Feedback(
-        subscriber_id=subscriber_id, listing_id=listing_id, vote=vote, created_at=now
-    )
-    row.vote, row.via, row.updated_at = vote, via, now
-    row.digest_item_id = digest_item_id or row.digest_item_id
-    session.add(row)
-    return FeedbackResult(subscriber_id, listing_id, vote, changed=True, title=listing.title)
 
 
 def item_owner(session: Session, digest_item_id: int) -> tuple[models.DigestItem, int]:

@@ -6,8 +6,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.vocab import Channel, DigestOutcome, Frequency, MoveCause, SourceStatus, ViewStatus, Vote
-from storage import models
+from bot.vocab import (
+    Channel,
+    DigestOutcome,
+    Frequency,
+    MoveCause,
+    SourceStatus,
+    ViewStatus,
+    Vote,
+    parse_channel,
+    parse_frequency,
+)
+from storage.rows import json_value, utc
 
 __all__ = ["ListingView", "SourceReport", "IngestReport", "SourceView", "to_json"]
 
@@ -46,23 +56,24 @@ class ListingView:
     upvotes: int | None
 
     @classmethod
-    def of(cls, row: models.Listing) -> ListingView:
+    def of(cls, row: Any) -> ListingView:
+        """From a `models.Listing` or a plain row of its columns (bot.views)."""
         assert row.id is not None
         return cls(
             id=row.id,
             canonical_id=row.canonical_id,
             title=row.title,
             abstract=row.abstract,
-            authors=tuple(row.authors),
-            categories=tuple(row.categories),
+            authors=tuple(json_value(row.authors)),
+            categories=tuple(json_value(row.categories)),
             arxiv_id=row.arxiv_id,
             doi=row.doi,
             version=row.version,
             abs_url=row.abs_url,
             pdf_url=row.pdf_url,
-            published=row.published,
-            first_seen=row.first_seen,
-            sources=tuple(row.sources),
+            published=utc(row.published),
+            first_seen=utc(row.first_seen),
+            sources=tuple(json_value(row.sources)),
             upvotes=row.upvotes,
         )
 
@@ -111,17 +122,18 @@ class SourceView:
     last_counts: dict[str, int]
 
     @classmethod
-    def of(cls, row: models.Source) -> SourceView:
+    def of(cls, row: Any) -> SourceView:
+        """From a `models.Source` or a plain row of its columns (bot.views)."""
         assert row.id is not None
         return cls(
             id=row.id,
             url=row.url,
-            enabled=row.enabled,
+            enabled=bool(row.enabled),
             kind=row.kind,
-            last_success_at=row.last_success_at,
+            last_success_at=utc(row.last_success_at),
             last_error=row.last_error,
-            last_error_at=row.last_error_at,
-            last_counts=dict(row.last_counts),
+            last_error_at=utc(row.last_error_at),
+            last_counts=dict(json_value(row.last_counts)),
         )
 
 
@@ -148,6 +160,26 @@ class SubscriptionView:
     active: bool
     paused_reason: str | None
     paused_until: datetime | None = None  # set for a pause with an end date
+
+    @classmethod
+    def of(cls, row: Any) -> SubscriptionView:
+        """From a `models.Subscription` or a plain row of its columns (bot.views)."""
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            subscriber_id=row.subscriber_id,
+            channel=parse_channel(row.channel),
+            target=row.target,
+            frequency=parse_frequency(row.frequency),
+            send_time=row.send_time,
+            timezone=row.timezone,
+            weekday=row.weekday,
+            digest_size=row.digest_size,
+            always_send=bool(row.always_send),
+            active=bool(row.active),
+            paused_reason=row.paused_reason,
+            paused_until=utc(row.paused_until),
+        )
 
 
 @dataclass(frozen=True)

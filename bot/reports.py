@@ -1,7 +1,8 @@
-"""Read-only summaries of the database for operators: `/healthz`, `/metrics` and `paperbot status`.
+"""Read-only summaries of the database for operators: `/healthz` and `/metrics` (`paperbot status`
+reads bot.views).
 
-The front ends that show them (bot.server.ops, bot.server.status) hold no SQL; every query is here,
-each in one short transaction.
+The front end that shows them (bot.server.ops) holds no SQL; every query is here, each in one short
+transaction.
 """
 
 from __future__ import annotations
@@ -10,36 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, text
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
-from bot.records import QueueCounts
 from bot.service import Paperbot
 from storage import models
 from storage.db import session_scope
 
 __all__ = [
-    "queue_counts",
-    "DigestStatus",
     "LastIngest",
     "Totals",
-    "DigestRows",
     "ping",
     "last_ingest",
     "totals",
-    "digest_rows",
 ]
-
-
-@dataclass(frozen=True)
-class DigestStatus:
-    id: int
-    subscription_id: int
-    period: str
-    status: str  # claimed | sent | empty | failed
-    attempts: int
-    error: str | None
-    claimed_at: datetime
-    sent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -55,13 +39,6 @@ class Totals:
     votes: tuple[tuple[str, str, int], ...]  # (vote, via, count): the last vote per subscriber and paper
     subscriptions: tuple[tuple[bool, int], ...]  # (active, count)
     last_success_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DigestRows:
-    recent: tuple[DigestStatus, ...]  # newest claims first
-    latest: dict[int, DigestStatus]  # subscription id -> its newest digest
-    failing: tuple[DigestStatus, ...]  # failed for good, or claimed with an error (will be retried)
 
 
 def ping(bot: Paperbot) -> str:
@@ -99,50 +76,3 @@ def totals(bot: Paperbot) -> Totals:
         tuple((active, n) for active, n in subs),
         last,
     )
-
-
-def _digest(row: models.Digest) -> DigestStatus:
-    assert row.id is not None
-    return DigestStatus(
-        row.id,
-        row.subscription_id,
-        row.period,
-        row.status,
-        row.attempts,
-        row.error,
-        row.claimed_at,
-        row.sent_at,
-    )
-
-
-def digest_rows(bot: Paperbot, *, recent: int) -> DigestRows:
-    """The `recent` newest digests, each subscription's latest, and the `recent` newest failing ones."""
-    d = models.Digest
-    with session_scope(bot.engine) as session:
-        newest = select(d).order_by(col(d.claimed_at).desc(), col(d.id).desc()).limit(recent)
-        recent_digests = tuple(_digest(r) for r in session.exec(newest))
-        last_ids = select(func.max(d.id)).group_by(col(d.subscription_id))
-        newest_each = session.exec(select(d).where(col(d.id).in_(last_ids)))
-        latest = {r.subscription_id: _digest(r) for r in newest_each}
-        retrying = (col(d.status) == "claimed") & col(d.error).is_not(None)
-        failing = or_(col(d.status) == "failed", retrying)
-        broken = select(d).where(failing).order_by(col(d.claimed_at).desc()).limit(recent)
-        failed = tuple(_digest(r) for r in session.exec(broken))
-    return DigestRows(recent_digests, latest, failed)
-
-
-def queue_counts(bot: Paperbot) -> QueueCounts | None:
-    """Distributed mode's jobs by state (None on SQLite, which has no queue). Retrying: waiting to run
-    again after a failed or stalled attempt."""
-    if bot.engine.dialect.name != "postgresql":
-        return None
-    query = text(
-        "SELECT count(*) FILTER (WHERE status = 'todo' AND attempts = 0),"
-        " count(*) FILTER (WHERE status = 'doing'),"
-        " count(*) FILTER (WHERE status = 'todo' AND attempts > 0),"
-        " count(*) FILTER (WHERE status = 'failed')"
-        " FROM procrastinate_jobs"
-    )
-    with bot.engine.connect() as conn:
-        pending, running, retrying, failed = conn.execute(query).one()
-    return QueueCounts(int(pending), int(running), int(retrying), int(failed))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cached_property
 from importlib import resources
@@ -24,9 +25,10 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import views
 from bot.digests import store as digests
 from bot.errors import ConfigError, FetchError, InvalidInput, NotFound, SourceError
-from bot.feedback import item_owner, record_vote, withdraw_vote
+from bot.feedback import item_owner, withdraw_vote
 from bot.inputs import Schedule, ScheduleChange, check_text
 from bot.records import (
     DigestEntry,
@@ -47,16 +49,15 @@ from bot.subscribers import (
     find_subscriber,
     get_subscriber,
     resolve_seed,
-    resume_ended_pauses,
     schedule_of,
     set_schedule,
     subscriber_view,
-    subscription_view,
     upsert_subscription,
 )
 from bot.vocab import Frequency, VoteVia, parse_vote
 from storage import models
 from storage.db import make_engine, session_scope, upgrade
+from storage.rows import AlchemyRows, rows_of
 
 if TYPE_CHECKING:
     import httpx
@@ -84,37 +85,6 @@ def _earliest(times: Iterable[datetime | None]) -> datetime | None:
     """The earliest of these window starts; None (no bound) when any is None or there are none."""
     found = list(times)
     return None if not found or None in found else min(t for t in found if t is not None)
-
-
-def _vote(
-    session: Session,
-    subscriber_id: int,
-    listing_id: int,
-    vote: str,
-    via: VoteVia,
-    digest_item_id: int | None,
-    now: datetime | None,
-) -> FeedbackResult:
-    result = record_vote(
-        session,
-        subscriber_id=subscriber_id,
-        listing_id=listing_id,
-        vote=vote,
-        via=via,
-        digest_item_id=digest_item_id,
-        now=now or models.utcnow(),
-    )
-    if result.changed:
-        log.info("feedback: subscriber %d %s listing %d via %s", subscriber_id, vote, listing_id, via)
-    else:  # a second click or a replayed link: nothing new to learn from
-        log.info(
-            "feedback: subscriber %d %s listing %d via %s already recorded",
-            subscriber_id,
-            vote,
-            listing_id,
-            via,
-        )
-    return result
 
 
 def _stored(session: Session, reference: str) -> bool:
@@ -152,6 +122,12 @@ class Paperbot:
     def database_url(self) -> str:
         """The database's URL with any password masked, for messages."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def rows(self) -> Iterator[AlchemyRows]:
+        """Plain SQL (bot.views) in one transaction: committed at the end, rolled back on error."""
+        with self.engine.begin() as connection:
+            yield AlchemyRows(connection)
 
     def close(self) -> None:
         if "smtp" in self.__dict__:
@@ -295,11 +271,8 @@ class Paperbot:
 
     def configured_sources(self) -> list[str]:
         """PAPERBOT_SOURCES plus the sources added with `paperbot sources add`."""
-        from bot.ingest.sources import resolve_source
-
-        with session_scope(self.engine) as session:
-            added = session.exec(select(models.Source.url).where(models.Source.enabled)).all()
-        return list(dict.fromkeys([*map(resolve_source, self.settings.sources), *added]))
+        with self.rows() as rows:
+            return views.configured_sources(rows, self.settings.sources)
 
     def ingest(
         self,
@@ -363,10 +336,9 @@ class Paperbot:
     def list_sources(self, *, everything: bool = False) -> list[SourceView]:
         """The configured sources (`sources add` and PAPERBOT_SOURCES); with `everything`, also the
         removed ones and those of one-off ingests, which are only remembered."""
-        configured = set(self.configured_sources())
-        with session_scope(self.engine) as session:
-            rows = session.exec(select(models.Source).order_by(col(models.Source.id))).all()
-            return [SourceView.of(row) for row in rows if everything or row.url in configured]
+        with self.rows() as rows:
+            configured = views.configured_sources(rows, self.settings.sources)
+            return views.list_sources(rows, configured, everything=everything)
 
     def remove_source(self, *, spec: str) -> SourceView:
         """Take a source out of the configured set (its listings stay)."""
@@ -420,18 +392,12 @@ class Paperbot:
 
     def listings(self, *, since: datetime | None = None, limit: int | None = None) -> list[ListingView]:
         """Stored listings, newest first; `since` compares the publication date (or first seen)."""
-        when = func.coalesce(models.Listing.published, models.Listing.first_seen)
-        query = select(models.Listing).order_by(when.desc(), col(models.Listing.id).desc())
-        if since is not None:
-            query = query.where(when >= since)
-        if limit is not None:
-            query = query.limit(limit)
-        with session_scope(self.engine) as session:
-            return [ListingView.of(row) for row in session.exec(query).all()]
+        with self.rows() as rows:
+            return views.listings(rows, since=since, limit=limit)
 
     def count_listings(self) -> int:
-        with session_scope(self.engine) as session:
-            return int(session.exec(select(func.count()).select_from(models.Listing)).one())
+        with self.rows() as rows:
+            return views.count_listings(rows)
 
     # ---- subscribers and interests ------------------------------------------------------------
 
@@ -555,8 +521,8 @@ class Paperbot:
             return [ref for ref in references if not _stored(session, ref)]
 
     def subscriber(self, *, subscriber_id: int) -> SubscriberView:
-        with session_scope(self.engine) as session:
-            return subscriber_view(session, get_subscriber(session, subscriber_id))
+        with self.rows() as rows:
+            return views.subscriber(rows, subscriber_id)
 
     def find_subscriber(
         self,
@@ -705,7 +671,7 @@ class Paperbot:
             row.paused_until = None if active else until
             row.next_due_at = None  # planned by the next tick: a period missed while paused is sent once
             session.add(row)
-            return subscription_view(row)
+            return SubscriptionView.of(row)
 
     def update_subscription(
         self,
@@ -733,7 +699,7 @@ class Paperbot:
             set_schedule(row, change.applied_to(schedule_of(row)))
             session.add(row)
             session.flush()
-            view = subscription_view(row)
+            view = SubscriptionView.of(row)
         log.info(
             "subscription %d: %s at %s %s, weekday %d, %d papers",
             subscription_id,
@@ -752,13 +718,8 @@ class Paperbot:
         self, *, active_only: bool = True, now: datetime | None = None
     ) -> list[SubscriptionView]:
         """Subscriptions by id; pauses that ended by `now` are resumed first (unsubscribes never end)."""
-        query = select(models.Subscription).order_by(col(models.Subscription.id))
-        if active_only:
-            query = query.where(models.Subscription.active)
-        with session_scope(self.engine) as session:
-            if resumed := resume_ended_pauses(session, now=now or models.utcnow()):
-                log.info("resumed %d subscriptions whose pause ended", resumed)
-            return [subscription_view(row) for row in session.exec(query).all()]
+        with self.rows() as rows:
+            return views.subscriptions(rows, active_only=active_only, now=now or models.utcnow())
 
     def subscriptions_by_id(self, ids: Sequence[int]) -> list[SubscriptionView]:
         """The subscriptions with these ids that still exist, in id order (one query)."""
@@ -768,7 +729,7 @@ class Paperbot:
             .order_by(col(models.Subscription.id))
         )
         with session_scope(self.engine) as session:
-            return [subscription_view(row) for row in session.exec(query).all()]
+            return [SubscriptionView.of(row) for row in session.exec(query).all()]
 
     # ---- recommendations and feedback ----------------------------------------------------------
 
@@ -850,8 +811,16 @@ class Paperbot:
         now: datetime | None = None,
     ) -> FeedbackResult:
         """Store a 👍 (up) / 👎 (down) / 🔖 (save) vote; it counts at the next ranking. Idempotent."""
-        with session_scope(self.engine) as session:
-            return _vote(session, subscriber_id, listing_id, vote, via, None, now)
+        with self.rows() as rows:
+            return views.record_vote(
+                rows,
+                subscriber_id=subscriber_id,
+                listing_id=listing_id,
+                vote=vote,
+                via=via,
+                digest_item_id=None,
+                now=now or models.utcnow(),
+            )
 
     def record_item_feedback(
         self, *, digest_item_id: int, vote: str, via: VoteVia, now: datetime | None = None
@@ -860,7 +829,15 @@ class Paperbot:
         learns. One transaction: the owner is read and the vote written together."""
         with session_scope(self.engine) as session:
             item, subscriber_id = item_owner(session, digest_item_id)
-            return _vote(session, subscriber_id, item.listing_id, vote, via, digest_item_id, now)
+            return views.record_vote(
+                rows_of(session),
+                subscriber_id=subscriber_id,
+                listing_id=item.listing_id,
+                vote=vote,
+                via=via,
+                digest_item_id=digest_item_id,
+                now=now or models.utcnow(),
+            )
 
     def withdraw_item_feedback(self, *, digest_item_id: int, vote: str) -> FeedbackResult:
         """Undo a vote (a removed reaction) if it is still the recorded one."""
@@ -943,7 +920,7 @@ class Paperbot:
 
     def subscription(self, *, subscription_id: int) -> SubscriptionView:
         with session_scope(self.engine) as session:
-            return subscription_view(self._subscription(session, subscription_id))
+            return SubscriptionView.of(self._subscription(session, subscription_id))
 
     def digest_entry(self, *, item_id: int) -> DigestEntry:
         """One digest item with its paper (what an email link points at)."""

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot import views
 from bot.errors import InvalidInput, NotFound
 from bot.ingest.sources.ids import normalise_doi, parse_arxiv_id
 from bot.inputs import Schedule, ScheduleChange, check_email
-from bot.records import InterestView, SubscriberView, SubscriptionView
-from bot.vocab import parse_channel, parse_frequency
+from bot.records import SubscriberView
+from bot.vocab import parse_frequency
 from storage import models
+from storage.rows import rows_of
 
 __all__ = [
     "schedule_of",
     "Identity",
     "upsert_subscription",
     "set_schedule",
-    "resume_ended_pauses",
     "get_subscriber",
     "find_subscriber",
     "subscriber_view",
-    "subscription_view",
     "resolve_seed",
 ]
 
@@ -32,7 +31,7 @@ __all__ = [
 def get_subscriber(session: Session, subscriber_id: int) -> models.Subscriber:
     row = session.get(models.Subscriber, subscriber_id)
     if row is None:
-        raise NotFound(f"no subscriber {subscriber_id}; `paperbot subscribe --help` creates one")
+        raise views.no_subscriber(subscriber_id)
     return row
 
 
@@ -57,58 +56,9 @@ def find_subscriber(
     return session.exec(query.order_by(col(models.Subscriber.id))).first()
 
 
-def subscription_view(row: models.Subscription) -> SubscriptionView:
-    assert row.id is not None
-    return SubscriptionView(
-        id=row.id,
-        subscriber_id=row.subscriber_id,
-        channel=parse_channel(row.channel),
-        target=row.target,
-        frequency=parse_frequency(row.frequency),
-        send_time=row.send_time,
-        timezone=row.timezone,
-        weekday=row.weekday,
-        digest_size=row.digest_size,
-        always_send=row.always_send,
-        active=row.active,
-        paused_reason=row.paused_reason,
-        paused_until=row.paused_until,
-    )
-
-
 def subscriber_view(session: Session, row: models.Subscriber) -> SubscriberView:
     assert row.id is not None
-    interests = session.exec(
-        select(models.Interest)
-        .where(models.Interest.subscriber_id == row.id)
-        .order_by(col(models.Interest.id))
-    ).all()
-    subscriptions = session.exec(
-        select(models.Subscription)
-        .where(models.Subscription.subscriber_id == row.id)
-        .order_by(col(models.Subscription.id))
-    ).all()
-    counts = session.exec(
-        select(models.Feedback.vote, func.count())
-        .where(models.Feedback.subscriber_id == row.id)
-        .group_by(col(models.Feedback.vote))
-    ).all()
-    return SubscriberView(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        email=row.email,
-        slack_user_id=row.slack_user_id,
-        slack_channel_id=row.slack_channel_id,
-        interests=tuple(
-            InterestView(id=i.id or 0, label=i.label, text=i.text, seed_listing_ids=tuple(i.seed_listing_ids))
-            for i in interests
-        ),
-        subscriptions=tuple(subscription_view(s) for s in subscriptions),
-        followed_authors=tuple(row.followed_authors),
-        muted_keywords=tuple(row.muted_keywords),
-        votes={vote: int(n) for vote, n in counts},
-    )
+    return views.subscriber(rows_of(session), row.id)
 
 
 def resolve_seed(session: Session, reference: str) -> models.Listing:
@@ -209,18 +159,6 @@ def set_schedule(row: models.Subscription, schedule: Schedule) -> None:
     for field in fields(schedule):
         setattr(row, field.name, getattr(schedule, field.name))
     row.next_due_at = None  # the next tick plans it from the new schedule (bot.digests.store.take_due)
-
-
-def resume_ended_pauses(session: Session, *, now: datetime) -> int:
-    """Resume the subscriptions whose pause with an end date ended by `now` (unsubscribes never end);
-    the next tick plans them afresh. Returns how many."""
-    ended = col(models.Subscription.paused_until) <= now
-    resumed = session.exec(
-        update(models.Subscription)
-        .where(ended, col(models.Subscription.active).is_(False))
-        .values(active=True, paused_reason=None, paused_until=None, next_due_at=None)
-    ).rowcount
-    return int(resumed)
 
 
 def upsert_subscription(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +12,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from storage.queue_schema import apply_queue_schema
+from storage.revisions import MIGRATIONS, head_revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["make_engine", "upgrade", "alembic_config", "head_revisions", "session_scope"]
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+__all__ = ["make_engine", "upgrade", "alembic_config", "session_scope"]
 
 
 def make_engine(url: str) -> Engine:
@@ -55,36 +52,6 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
-
-
-@cache
-def head_revisions() -> frozenset[str]:
-    """The revisions of the migration files that no other revision revises: an up-to-date schema's
-    alembic_version. Read from the files' `revision` / `down_revision` lines, not through Alembic."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        names = _revision_names(path)
-        revisions.add(names["revision"])
-        down = names.get("down_revision")
-        parents.update([down] if isinstance(down, str) else down or ())
-    return frozenset(revisions - parents)
-
-
-def _revision_names(path: Path) -> dict[str, Any]:
-    """The `revision` and `down_revision` values assigned at the top level of a migration file."""
-    values: dict[str, Any] = {}
-    target: ast.expr
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-            values[target.id] = ast.literal_eval(value)
-    return values
 
 
 def _current_revisions(engine: Engine) -> frozenset[str]:

@@ -102,9 +102,11 @@ def test_help_imports_nothing_heavy() -> None:
     assert "HEAVY []" in out
 
 
-# Loading any of these costs from 0.2 s (FAISS) to 5 s (torch); a command that reads or writes a
-# few rows needs none of them.
+# Loading any of these costs from 0.2 s (FAISS) to 5 s (torch), SQLAlchemy with the SQLModel classes
+# 0.5 s; a command that reads or writes a few rows needs none of them (bot.views reads with sqlite3).
 HEAVY = (
+    "sqlalchemy",
+    "sqlmodel",
     "torch",
     "sentence_transformers",
     "transformers",
@@ -117,7 +119,7 @@ HEAVY = (
 
 
 @pytest.mark.slow  # five paperbot processes
-def test_commands_that_do_not_embed_never_load_the_model_sklearn_faiss_or_alembic(
+def test_commands_that_do_not_embed_never_load_the_orm_the_model_sklearn_faiss_or_alembic(
     feeds_dir: Path, data_dir: Path
 ) -> None:
     feed = feeds_dir / "arxiv_rss_new_multicat_cs.LG+cs.AI+cs.CL+stat.ML_2026-09-24_trimmed.xml"

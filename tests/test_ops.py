@@ -151,7 +151,8 @@ def test_status_shows_next_runs_paused_subscriptions_and_failed_deliveries(bot: 
     scheduler.tick()
     scheduler.stop()
 
-    status = collect_status(bot, now=utc(2026, 3, 28, 12, 0))  # before the spring-forward night
+    with bot.rows() as rows:  # before the spring-forward night
+        status = collect_status(rows, configured=bot.settings.sources, now=utc(2026, 3, 28, 12, 0))
     by_id = {s.id: s for s in status.subscriptions}
     local = by_id[berlin].next_run_local
     assert local is not None and local.strftime("%m-%d %H:%M %Z") == "03-29 03:30 CEST"

@@ -37,10 +37,11 @@ from bot.records import (
     Recommendation,
     SubscriptionView,
 )
-from bot.subscribers import resume_ended_pauses, subscription_view
+from bot.views import resume_ended_pauses
 from bot.vocab import DigestStatus, ViewStatus, parse_digest_status
 from storage import models
 from storage.db import session_scope
+from storage.rows import rows_of
 
 __all__ = [
     "Claim",
@@ -256,7 +257,9 @@ def _plan_new(session: Session) -> None:
             col(models.Subscription.active), col(models.Subscription.next_due_at).is_(None)
         )
     ).all()
-    first = [(row.id, next_send_after(subscription_view(row), row.created_at - _JUST_BEFORE)) for row in rows]
+    first = [
+        (row.id, next_send_after(SubscriptionView.of(row), row.created_at - _JUST_BEFORE)) for row in rows
+    ]
     _set_due(session, [(sub_id, due) for sub_id, due in first if sub_id is not None], planned=False)
 
 
@@ -285,7 +288,7 @@ def take_due(engine: Engine, *, now: datetime, lease: timedelta = LEASE) -> list
     On PostgreSQL rows another tick holds are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
     sub = models.Subscription
     with session_scope(engine) as session:
-        resume_ended_pauses(session, now=now)
+        resume_ended_pauses(rows_of(session), now=now)
         _plan_new(session)
         ids = [
             sub_id

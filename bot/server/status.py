@@ -1,6 +1,7 @@
 """What `paperbot status` shows: sources, schedules with their next run, recent and failed digests.
 
-    status = collect_status(bot, now=datetime.now(UTC))
+    with open_views(settings) as rows:
+        status = collect_status(rows, configured=settings.sources, now=datetime.now(UTC))
     render_status(status, Console())          # tables; `to_json(status)` for --json
 
 Next runs come from the same rule the tick plans with (`bot.digests.period.next_send_after`), so status
@@ -9,6 +10,7 @@ and scheduler cannot disagree, DST days included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,11 +18,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Column, Table
 
-from bot import reports
+from bot import views
 from bot.digests.period import next_send_after
 from bot.records import QueueCounts, SourceView, SubscriptionView
-from bot.reports import DigestStatus
-from bot.service import Paperbot
+from bot.views import DigestStatus, Rows
 
 __all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
 
@@ -79,14 +80,16 @@ def _subscription(view: SubscriptionView, last: DigestStatus | None, now: dateti
     )
 
 
-def collect_status(bot: Paperbot, *, now: datetime, recent: int = 10) -> Status:
-    """Everything `paperbot status` shows, as of `now`; `recent` bounds the digest lists."""
-    digests = reports.digest_rows(bot, recent=recent)
+def collect_status(rows: Rows, *, configured: Sequence[str], now: datetime, recent: int = 10) -> Status:
+    """Everything `paperbot status` shows, as of `now`; `configured`: PAPERBOT_SOURCES; `recent`
+    bounds the digest lists."""
+    digests = views.digest_rows(rows, recent=recent)
     subscriptions = tuple(
-        _subscription(view, digests.latest.get(view.id), now) for view in bot.subscriptions(active_only=False)
+        _subscription(view, digests.latest.get(view.id), now)
+        for view in views.subscriptions(rows, active_only=False, now=now)
     )
-    sources, queue = tuple(bot.list_sources()), reports.queue_counts(bot)
-    return Status(now, sources, subscriptions, digests.recent, digests.failing, queue)
+    sources = tuple(views.list_sources(rows, views.configured_sources(rows, configured)))
+    return Status(now, sources, subscriptions, digests.recent, digests.failing, views.queue_counts(rows))
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:

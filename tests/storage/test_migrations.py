@@ -17,8 +17,9 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import SQLModel, select
 
 from storage import models
-from storage.db import alembic_config, head_revisions, make_engine, session_scope, upgrade
+from storage.db import alembic_config, make_engine, session_scope, upgrade
 from storage.queue_schema import not_queue_table
+from storage.revisions import head_revisions
 
 
 def test_upgrade_head_matches_models(database_url: str) -> None:
