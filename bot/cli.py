@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from bot.vocab import plural
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.records import (
@@ -110,10 +112,6 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
         yield update
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -141,8 +139,9 @@ def print_ingest(report: IngestReport) -> None:
     console = Console()
     console.print(table)
     totals = report.totals
+    sources = plural(len(report.sources), "source")
     console.print(
-        f"ingested {len(report.sources)} sources: {totals['new']} new, {totals['updated']} updated, "
+        f"ingested {sources}: {totals['new']} new, {totals['updated']} updated, "
         f"{totals['duplicate']} duplicate, {totals['skipped']} skipped as unreadable, "
         f"{totals['failed']} failed; embedded {report.embedded}"
     )
@@ -348,7 +347,7 @@ def sources_purge(json_out: JsonOpt = False) -> None:
         return
     for v in views:
         typer.echo(f"forgot source {v.id}: {v.url}")
-    typer.echo(f"purged {len(views)} sources that were not configured")
+    typer.echo(f"purged {plural(len(views), 'source')} that were not configured")
 
 
 @index_app.command("rebuild")

@@ -12,6 +12,7 @@ from typing import Final, Literal, TypeVar, get_args
 from bot.errors import InvalidInput
 
 __all__ = [
+    "plural",
     "Vote",
     "VOTES",
     "VOTE_LABELS",
@@ -92,3 +93,8 @@ def parse_vote(value: str) -> Vote:
 def parse_frequency(value: str) -> Frequency:
     """`value` as a Frequency; InvalidInput naming the choices otherwise."""
     return _one_of(value, FREQUENCIES, "frequency")
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 source", "2 sources": for nouns that take an s."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -22,6 +22,7 @@ from bot import views
 from bot.digests.period import next_send_after
 from bot.records import QueueCounts, SourceView, SubscriptionView
 from bot.views import DigestStatus, Rows
+from bot.vocab import plural
 
 __all__ = ["SubscriptionStatus", "Status", "collect_status", "render_status"]
 
@@ -140,6 +141,7 @@ def render_status(status: Status, console: Console) -> None:
             f"{queue.failed} failed jobs"
         )
     console.print(
-        f"{len(status.sources)} sources, {len(status.subscriptions) - len(status.paused)} active and "
+        f"{plural(len(status.sources), 'source')}, "
+        f"{len(status.subscriptions) - len(status.paused)} active and "
         f"{len(status.paused)} paused subscriptions, {len(status.failed_digests)} failed deliveries"
     )
