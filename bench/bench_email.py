@@ -2,9 +2,11 @@
 
 A batch run renders each digest (Jinja2 + css-inline + signed links) and sends it over one reused
 SMTP connection (`bot.channels.email.smtp.SmtpSender`). The baseline sends the very same messages, rendered
-beforehand, with a bare `smtplib.SMTP.send_message` loop on one connection: the cost of the wire
-alone. Both talk to an aiosmtpd sink in a separate process on loopback. Runs alternate; the best of
-N is reported. Target: paperbot / bare >= 0.8.
+beforehand, with a bare `smtplib.SMTP.send_message` loop on one connection: the wire, plus the
+flattening `send_message` does for each message (the email package's generator, 1.5-2 ms a digest;
+paperbot's sender serialises in one pass instead, `bot.channels.email.wire`). Both talk to an aiosmtpd
+sink in a separate process on loopback. Runs alternate; the best of N is reported. Target:
+paperbot / bare >= 0.8.
 
     .venv/bin/python bench/bench_email.py [--digests 1000] [--papers 10] [--repeat 3]
 

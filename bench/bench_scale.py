@@ -10,7 +10,7 @@ latency). Timed from the workers' start to the last digest stored as sent.
 
 Then each worker's memory: its peak RSS (VmHWM) after the deliveries; then `--embed` listings per
 worker lose their vectors and go to the same workers as embed_listings jobs (one per worker), so the
-model loads, and each worker's peak RSS is read again, with whether torch is mapped into it.
+model loads, and each worker's peak RSS is read again; both times with whether torch is mapped in.
 
     .venv/bin/python bench/bench_scale.py [--subscribers 100000] [--workers 1,2,4] [--delay-ms 20]
 
@@ -145,6 +145,7 @@ class Run:
     digests: int
     seconds: float
     peak_rss_mib_after_deliveries: list[float]  # one per worker
+    torch_loaded_to_deliver: list[bool]
     embed_seconds: float
     peak_rss_mib_after_embedding: list[float]
     torch_loaded: list[bool]
@@ -201,6 +202,7 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> Run:
             time.sleep(0.5)
         seconds = time.perf_counter() - started
         delivered_rss = [peak_rss_mib(p.pid) for p in procs]
+        torch_delivering = [torch_mapped(p.pid) for p in procs]
         embed_seconds = embed_on_workers(url, settings, workers, args.embed) if args.embed else 0.0
         embedded_rss = [peak_rss_mib(p.pid) for p in procs]
         torch = [torch_mapped(p.pid) for p in procs]
@@ -212,7 +214,7 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> Run:
         assert sink.stdin is not None
         sink.stdin.close()
         sink.wait(10)
-    return Run(workers, done, seconds, delivered_rss, embed_seconds, embedded_rss, torch)
+    return Run(workers, done, seconds, delivered_rss, torch_delivering, embed_seconds, embedded_rss, torch)
 
 
 def main() -> None:
@@ -240,7 +242,7 @@ def main() -> None:
         "seconds",
         "digests/s",
         "scaling efficiency",
-        "peak RSS MiB, delivering",
+        "peak RSS MiB, delivering (torch)",
         "then embedding (torch)",
     )
     for row in rows:
@@ -250,7 +252,12 @@ def main() -> None:
             f"{row.seconds:.1f}",
             f"{row.per_second:.1f}",
             f"{row.per_second / (row.workers * one):.2f}",
-            ", ".join(f"{mib:.0f}" for mib in row.peak_rss_mib_after_deliveries),
+            ", ".join(
+                f"{mib:.0f} ({'yes' if torch else 'no'})"
+                for mib, torch in zip(
+                    row.peak_rss_mib_after_deliveries, row.torch_loaded_to_deliver, strict=True
+                )
+            ),
             ", ".join(
                 f"{mib:.0f} ({'yes' if torch else 'no'})"
                 for mib, torch in zip(row.peak_rss_mib_after_embedding, row.torch_loaded, strict=True)
