@@ -336,11 +336,12 @@ def test_the_wire_bytes_are_the_email_packages_bytes(settings: Settings) -> None
 
 
 def test_the_confirmation_mail_is_text_then_html(settings: Settings) -> None:
+    url = "https://x.example/c"
     message = render_confirmation(
-        email="ada@example.org", interests=["R&D"], confirm_url="https://x.example/c", settings=settings, now=NOW
+        email="ada@example.org", interests=["R&D"], confirm_url=url, settings=settings, now=NOW
     )
     parsed = message_from_bytes(wire_bytes(message), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     text, html = parts(parsed)
-    assert "https://x.example/c" in text and 'href="https://x.example/c"' in html
+    assert url in text and f'href="{url}"' in html

@@ -4,8 +4,9 @@
 ~730 body lines one `write` at a time, re-parses Content-Type half a dozen times and mangles "From "
 lines for mbox: 1.4-1.6 ms of CPU a digest, over half of what rendering it costs. `wire_bytes`
 writes the same bytes as `message.as_bytes()` with CRLF line ends (a test holds the two equal), in
-0.2-0.3 ms, for the shapes paperbot builds: text parts whose payload is a str (already transfer-encoded), in multiparts with a
-boundary. Anything else raises rather than going out differently.
+0.2-0.3 ms, for the shapes paperbot builds: text parts whose payload is a str (already
+transfer-encoded), in multiparts with a boundary. Anything else raises rather than going out
+differently.
 """
 
 from __future__ import annotations
