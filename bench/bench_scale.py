@@ -8,10 +8,15 @@ as deliver_chunk jobs of 500; then N real `paperbot worker --queues deliver` pro
 aiosmtpd sink in its own process that waits `--delay-ms` before answering each DATA (a relay's
 latency). Timed from the workers' start to the last digest stored as sent.
 
+Then each worker's memory: its peak RSS (VmHWM) after the deliveries; then `--embed` listings per
+worker lose their vectors and go to the same workers as embed_listings jobs (one per worker), so the
+model loads, and each worker's peak RSS is read again; both times with whether torch is mapped in.
+
     .venv/bin/python bench/bench_scale.py [--subscribers 100000] [--workers 1,2,4] [--delay-ms 20]
 
-Prints digests/s per worker count (every digest is a mail through the sink) and the scaling
-efficiency (rate / (workers x rate of one)), and writes bench/results/scale-<UTC time>.json.
+Prints digests/s per worker count (every digest is a mail through the sink), the scaling efficiency
+(rate / (workers x rate of one)) and the workers' peak RSS, and writes
+bench/results/scale-<UTC time>.json.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from procrastinate.types import JSONValue
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import update
@@ -38,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_daily_cycle import populate  # noqa: E402  (the same synthetic population)
 from bench_email import free_port  # noqa: E402
 
-from bot.config import load_settings  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.schedule.tasks import build_app  # noqa: E402
 from storage import models  # noqa: E402
 from storage.db import make_engine, session_scope  # noqa: E402
 from tests.pg import postgres_bin, running_postgres  # noqa: E402
@@ -85,7 +93,69 @@ def settled(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> dict[str, float]:
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise SystemExit(f"/proc/{pid}/status has no {field} (is this Linux?)")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident set of process `pid` so far (the kernel's high-water mark), in MiB."""
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+def torch_mapped(pid: int) -> bool:
+    """Whether process `pid` has loaded torch (its shared library is mapped)."""
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def _sql(url: str, query: str, *params: object) -> int:
+    """The first column of the first row, or for a statement without rows the rows it touched."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        cursor = conn.execute(query, params)
+        row = cursor.fetchone() if cursor.description else None
+    return int(row[0]) if row else cursor.rowcount
+
+
+# The vectors of the first N listings (listings and vectors are joined by the text's hash).
+VECTORS = "FROM embedding WHERE content_hash IN (SELECT content_hash FROM listing WHERE id <= %s)"
+
+
+def embed_on_workers(url: str, settings: Settings, workers: int, per_worker: int) -> float:
+    """Takes the vectors of `workers` x `per_worker` listings and defers one embed_listings job per
+    worker; returns the seconds until every vector is back."""
+    count = workers * per_worker
+    assert _sql(url, "SELECT count(*) FROM listing WHERE id <= %s", count) == count, "listing ids not 1..N"
+    assert _sql(url, f"DELETE {VECTORS}", count) == count
+    started = time.perf_counter()
+    app = build_app(url, settings)
+    with app.open():
+        for n in range(workers):
+            ids: list[JSONValue] = list(range(n * per_worker + 1, (n + 1) * per_worker + 1))
+            app.configure_task("embed_listings").defer(listing_ids=ids)
+    while _sql(url, f"SELECT count(*) {VECTORS}", count) < count:
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Run:
+    workers: int
+    digests: int
+    seconds: float
+    peak_rss_mib_after_deliveries: list[float]  # one per worker
+    torch_loaded_to_deliver: list[bool]
+    embed_seconds: float
+    peak_rss_mib_after_embedding: list[float]
+    torch_loaded: list[bool]
+
+    @property
+    def per_second(self) -> float:
+        return self.digests / self.seconds
+
+
+def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> Run:
     url = fresh_database(server)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_") and k != "DATABASE_URL"}
     port = free_port()
@@ -118,7 +188,10 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> dict
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [PAPERBOT, "worker", "--queues", "deliver,default"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [PAPERBOT, "worker", "--queues", "deliver,default,embed"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         for log in logs
     ]
@@ -128,6 +201,11 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> dict
                 raise SystemExit(f"a worker exited; see {data}")
             time.sleep(0.5)
         seconds = time.perf_counter() - started
+        delivered_rss = [peak_rss_mib(p.pid) for p in procs]
+        torch_delivering = [torch_mapped(p.pid) for p in procs]
+        embed_seconds = embed_on_workers(url, settings, workers, args.embed) if args.embed else 0.0
+        embedded_rss = [peak_rss_mib(p.pid) for p in procs]
+        torch = [torch_mapped(p.pid) for p in procs]
     finally:
         for p in procs:
             p.terminate()
@@ -136,12 +214,7 @@ def run(server: str, args: argparse.Namespace, workers: int, data: Path) -> dict
         assert sink.stdin is not None
         sink.stdin.close()
         sink.wait(10)
-    return {
-        "workers": workers,
-        "digests": done,
-        "seconds": seconds,
-        "per_second": done / seconds,
-    }
+    return Run(workers, done, seconds, delivered_rss, torch_delivering, embed_seconds, embedded_rss, torch)
 
 
 def main() -> None:
@@ -150,6 +223,9 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=2_000)
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="the sink's delay per message")
+    parser.add_argument(
+        "--embed", type=int, default=500, help="listings each worker re-embeds after delivering (0: none)"
+    )
     args = parser.parse_args()
     bindir = postgres_bin()
     if bindir is None:
@@ -158,18 +234,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_postgres(bindir) as server:
         for count in (int(n) for n in args.workers.split(",")):
             rows.append(run(server, args, count, Path(tmp)))
-            Console().print(rows[-1])
-    one = rows[0]["per_second"] / rows[0]["workers"]
-    table = Table("workers", "digests (each a mail)", "seconds", "digests/s", "scaling efficiency")
+            Console().print(asdict(rows[-1]))
+    one = rows[0].per_second / rows[0].workers
+    table = Table(
+        "workers",
+        "digests (each a mail)",
+        "seconds",
+        "digests/s",
+        "scaling efficiency",
+        "peak RSS MiB, delivering (torch)",
+        "then embedding (torch)",
+    )
     for row in rows:
-        efficiency = row["per_second"] / (row["workers"] * one)
-        row["efficiency"] = efficiency
         table.add_row(
-            str(row["workers"]),
-            str(row["digests"]),
-            f"{row['seconds']:.1f}",
-            f"{row['per_second']:.1f}",
-            f"{efficiency:.2f}",
+            str(row.workers),
+            str(row.digests),
+            f"{row.seconds:.1f}",
+            f"{row.per_second:.1f}",
+            f"{row.per_second / (row.workers * one):.2f}",
+            ", ".join(
+                f"{mib:.0f} ({'yes' if torch else 'no'})"
+                for mib, torch in zip(
+                    row.peak_rss_mib_after_deliveries, row.torch_loaded_to_deliver, strict=True
+                )
+            ),
+            ", ".join(
+                f"{mib:.0f} ({'yes' if torch else 'no'})"
+                for mib, torch in zip(row.peak_rss_mib_after_embedding, row.torch_loaded, strict=True)
+            ),
         )
     Console().print(table)
     RESULTS.mkdir(exist_ok=True)
@@ -179,7 +271,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load": os.getloadavg(),
         "python": platform.python_version(),
-        "rows": rows,
+        "rows": [
+            asdict(row) | {"per_second": row.per_second, "efficiency": row.per_second / (row.workers * one)}
+            for row in rows
+        ],
     }
     (RESULTS / f"scale-{stamp}.json").write_text(json.dumps(result, indent=2))
 

@@ -4,6 +4,7 @@ with SmtpServer() as server:                   # listening on 127.0.0.1:<free po
     server.fail_first = 2                      # answer DATA with 451 twice, then accept
     server.reject = "550 5.1.1 No such user"   # or refuse every recipient for good
     server.drop_first = 1                      # or drop the connection mid-DATA once, then accept
+with SmtpServer(smtputf8=True) as server:     # offer SMTPUTF8 (addresses beyond ASCII)
 with SmtpServer(hold_after=10) as server:      # accept 10 recipients, hold the 11th RCPT ...
     server.hold_after = 25                     # ... until raised (math.inf: hold nothing)
 server = SmtpServer(); server.port             # down: the port is chosen but nobody listens
@@ -97,8 +98,11 @@ class SmtpServer:
     lets that many recipients through and holds each further RCPT (the client waits for the reply)
     until the limit is raised."""
 
-    def __init__(self, *, login: tuple[str, str] | None = None, hold_after: float = math.inf) -> None:
+    def __init__(
+        self, *, login: tuple[str, str] | None = None, hold_after: float = math.inf, smtputf8: bool = False
+    ) -> None:
         self.port = _free_port()
+        self.smtputf8 = smtputf8  # offer SMTPUTF8, for addresses beyond ASCII
         self.received: list[Received] = []
         self.data_attempts = 0
         self.fail_first = 0
@@ -123,9 +127,9 @@ class SmtpServer:
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535 itself
 
     def start(self) -> SmtpServer:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self._login:
-            extra = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
+            extra |= {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
         self._controller = _Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **extra)
         self._controller.start()
         return self

@@ -1,7 +1,7 @@
 """Distributed mode's embedding tasks, run by a real procrastinate worker (on its in-memory connector,
 or on PostgreSQL): embed_listings (at most 500 stored listings) and embed_interest, which the web tier
-(`serve --web`) defers instead of loading the model. The tasks act on a real Paperbot with the real
-model."""
+(`serve --web`: its email pages and its Slack commands and modal) defers instead of loading the model.
+The tasks act on a real Paperbot with the real model."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from procrastinate.types import JSONValue
 from sqlmodel import col, select
 
 from bot.channels.email.links import Links
+from bot.channels.slack import EVENTS_PATH
 from bot.config import load_settings
 from bot.schedule import tasks
+from bot.server.serve import build_app
 from bot.service import EMBED_CHUNK, Paperbot, sample_feed_path
 from bot.vectors.embed import Encoder
 from storage import models
 from storage.db import session_scope
 from tests.digest.world import CLICKED, client_for, make_world
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.helpers import serve
+from tests.slack.signed import SECRET, SlackSender
+from tests.slack.test_commands import modal_values, open_modal
 from tests.test_web import post_form
 
 
@@ -99,6 +105,46 @@ def test_the_web_tier_hands_a_new_interest_to_the_embed_queue_and_a_worker_embed
             "SELECT queue_name, args FROM procrastinate_jobs WHERE task_name = 'embed_interest'"
         ).fetchall()
     assert queued == [("embed", {"subscriber_id": subscriber.id})]
+
+    monkeypatch.setattr(tasks, "_bot", bot)
+    tasks.build_app(postgres_url, bot.settings).run_worker(wait=False, queues=["embed"])
+    assert unembedded_interests(bot) == []
+    bot.close()
+
+
+def queued_embeds(postgres_url: str) -> list[tuple[str, object]]:
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        rows = conn.execute(
+            "SELECT queue_name, args FROM procrastinate_jobs WHERE task_name = 'embed_interest' ORDER BY id"
+        ).fetchall()
+    return [(str(queue), args) for queue, args in rows]
+
+
+@pytest.mark.postgres
+def test_the_web_tiers_slack_modal_and_command_hand_new_interests_to_the_embed_queue(
+    tmp_path: Path, postgres_url: str, cached_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSlack() as fake:
+        bot = make_world(
+            tmp_path / "data",
+            postgres_url,
+            encoder=cached_encoder,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+        )
+        with serve(build_app(bot, None, web_tier=True)) as url:  # what `paperbot serve --web` serves
+            slack = SlackSender(url + EVENTS_PATH, response_base=fake.base_url)
+            view = open_modal(slack, fake)
+            assert slack.view_submission(view, modal_values(interests="protein design")).text == ""
+            assert "Saved" in fake.wait_for("chat.postEphemeral")[0].body["text"]
+            assert slack.command("interests add graph neural networks").json()["text"].startswith("Adding")
+            assert "Added interest 'graph neural networks'" in fake.wait_for("response")[0].body["text"]
+            slack.close()
+    profile = bot.find_subscriber(slack_user_id="U0ALICE")
+    assert profile is not None
+    assert sorted(unembedded_interests(bot)) == ["graph neural networks", "protein design"]  # not here
+    assert queued_embeds(postgres_url) == [("embed", {"subscriber_id": profile.id})] * 2
 
     monkeypatch.setattr(tasks, "_bot", bot)
     tasks.build_app(postgres_url, bot.settings).run_worker(wait=False, queues=["embed"])

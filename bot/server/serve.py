@@ -40,15 +40,16 @@ def build_app(bot: Paperbot, scheduler: Scheduler | None, *, web_tier: bool = Fa
     As distributed mode's web tier it hands new interests to the embed workers (never loads the model)."""
     routes = list(ops_routes(bot, scheduler))
     settings = bot.settings
-    if settings.slack_bot_token and settings.slack_signing_secret and not settings.slack_app_token:
-        from bot.channels.slack import slack_routes
-
-        routes += slack_routes(bot)
+    embed_interests = None
     if web_tier:
         from bot.schedule.tasks import interest_embedder
 
-        return create_app(bot, routes=routes, embed_interests=interest_embedder(bot.settings))
-    return create_app(bot, routes=routes)
+        embed_interests = interest_embedder(settings)
+    if settings.slack_bot_token and settings.slack_signing_secret and not settings.slack_app_token:
+        from bot.channels.slack import slack_routes
+
+        routes += slack_routes(bot, embed_interests=embed_interests)
+    return create_app(bot, routes=routes, embed_interests=embed_interests)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.email.smtp import SmtpSender
+from bot.channels.email.wire import envelope, wire_bytes
 from bot.config import Settings, load_settings
 from bot.errors import DeliveryError, TemporaryDeliveryError
 from tests.smtp import SmtpServer
@@ -32,6 +33,41 @@ def test_sends_the_message_bytes(smtp: SmtpServer, tmp_path: Path) -> None:
     assert got.rcpt_tos == ("ada@example.org",)
     assert got.message["Subject"] == "digest 1"
     assert got.message.get_content().strip() == "Hello ✓ — three papers today."
+
+
+def test_the_relay_gets_the_wire_bytes_and_8bit_bodies_stay_8bit(smtp: SmtpServer, tmp_path: Path) -> None:
+    sent = message()
+    assert sent["Content-Transfer-Encoding"] == "8bit"
+    with SmtpSender(settings_for(smtp, tmp_path)) as sender:
+        sender.send(sent)
+    (got,) = smtp.received
+    assert got.data == wire_bytes(sent) == sent.as_bytes(policy=sent.policy.clone(linesep="\r\n"))
+    assert "Hello ✓".encode() in got.data
+
+
+def test_an_address_beyond_ascii_goes_out_with_smtputf8(tmp_path: Path) -> None:
+    sent = message()
+    sent.replace_header("To", "zoë@example.org")
+    with SmtpServer(smtputf8=True) as server, SmtpSender(settings_for(server, tmp_path)) as sender:
+        sender.send(sent)
+    (got,) = server.received
+    assert got.rcpt_tos == ("zoë@example.org",)
+    assert got.message["To"] == "zoë@example.org"
+
+
+def test_shapes_the_wire_does_not_write_are_refused_not_sent_differently() -> None:
+    blind = message()
+    blind["Bcc"] = "hidden@example.org"
+    with pytest.raises(ValueError, match="Bcc"):
+        envelope(blind)
+    mixed = message()
+    mixed.add_attachment(b"%PDF", maintype="application", subtype="pdf")
+    mixed.set_boundary("b")
+    mixed.preamble = "This is a MIME message."
+    with pytest.raises(ValueError, match="preamble"):
+        wire_bytes(mixed)
+    mixed.preamble = None
+    assert wire_bytes(mixed) == mixed.as_bytes(policy=mixed.policy.clone(linesep="\r\n"))
 
 
 def test_temporary_replies_are_retried_with_backoff(smtp: SmtpServer, tmp_path: Path) -> None:

@@ -14,7 +14,14 @@ import pytest
 
 from bot.channels.email import templates
 from bot.channels.email.links import Links
-from bot.channels.email.render import digest_context, inline_css, inlined_template, render_email
+from bot.channels.email.render import (
+    digest_context,
+    inline_css,
+    inlined_template,
+    render_confirmation,
+    render_email,
+)
+from bot.channels.email.wire import envelope, wire_bytes
 from bot.config import Settings, load_settings
 from bot.digests.display import format_authors, format_range, snippet, subject
 from bot.records import DigestEntry, DigestView, ListingView, SubscriptionView
@@ -303,3 +310,38 @@ def test_non_ascii_names_are_encoded_in_headers(settings: Settings) -> None:
     assert message["To"].addresses[0].display_name == "Zoë Çelik"
     assert message["From"].addresses[0].display_name == "Papierbot Zürich"
     assert message["Subject"] == "1 new paper: Schrödinger équations"
+
+
+def crlf_bytes(message: EmailMessage) -> bytes:
+    """The email package's own serialisation, with the line ends SMTP carries."""
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+def test_the_wire_bytes_are_the_email_packages_bytes(settings: Settings) -> None:
+    hostile = entry(2, title=NASTY_TITLE, abstract=NASTY_ABSTRACT, authors=("Zoë Çelik",))
+    digest = replace(view(entry(1), hostile), subscriber_name="Zoë Çelik")
+    for message in (
+        render_email(digest, subscription=SUBSCRIPTION, settings=settings, now=NOW),
+        render_email(view(), subscription=SUBSCRIPTION, settings=settings, now=NOW),  # the empty note
+        render_confirmation(
+            email="ada@example.org",
+            interests=["graph <neural> networks", "R&D"],
+            confirm_url="https://paperbot.example.org/subscribe/confirm/abc?x=1&y=2",
+            settings=settings,
+            now=NOW,
+        ),
+    ):
+        assert wire_bytes(message) == crlf_bytes(message)
+        assert envelope(message) == ("digest@paperbot.example.org", ["ada@example.org"])
+
+
+def test_the_confirmation_mail_is_text_then_html(settings: Settings) -> None:
+    url = "https://x.example/c"
+    message = render_confirmation(
+        email="ada@example.org", interests=["R&D"], confirm_url=url, settings=settings, now=NOW
+    )
+    parsed = message_from_bytes(wire_bytes(message), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    text, html = parts(parsed)
+    assert url in text and f'href="{url}"' in html

@@ -2,6 +2,7 @@
 
     render.py  Jinja2 templates to an EmailMessage (CSS inlined)
     smtp.py    one SMTP connection per process, retries with backoff
+    wire.py    a message's envelope and bytes for SMTP, serialised in one pass
     outbox.py  .eml and .html files when no SMTP host is configured
     links.py   signed, expiring tokens for votes, unsubscribe and the manage page
     pages.py   the pages those links open (GET shows, POST acts)

@@ -223,7 +223,12 @@ def render_email(
     # written directly: set_content / add_alternative parse every header they set back through the
     # header registry, which cost more than rendering the HTML.
     text = templates.get_template("digest.txt").render(context)
-    html = inlined_template("digest.html").render(context)
+    _alternatives(message, text, inlined_template("digest.html").render(context))
+    return message
+
+
+def _alternatives(message: EmailMessage, text: str, html: str) -> None:
+    """Make `message` multipart/alternative: `text`, then `html` (the part clients prefer)."""
     message.set_raw("MIME-Version", "1.0")
     message.set_raw("Content-Type", f'multipart/alternative; boundary="{_boundary()}"')
     message.set_payload(
@@ -232,7 +237,6 @@ def render_email(
             _part("text/html", "base64", encodebytes(_lines(html, "\r\n")).decode("ascii")),
         ]
     )
-    return message
 
 
 def _lines(text: str, linesep: str) -> bytes:
@@ -271,6 +275,6 @@ def render_confirmation(
     message.set_raw("Date", format_datetime(now))
     message.set_raw("Message-ID", make_msgid(domain=_domain(settings)))
     message.set_raw("Auto-Submitted", "auto-generated")
-    message.set_content(templates.get_template("confirm.txt").render(context), cte="quoted-printable")
-    message.add_alternative(inlined_template("confirm.html").render(context), subtype="html", cte="base64")
+    text = templates.get_template("confirm.txt").render(context)
+    _alternatives(message, text, inlined_template("confirm.html").render(context))
     return message

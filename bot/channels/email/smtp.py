@@ -4,7 +4,8 @@
     5xx reply (mailbox unknown, policy, auth)            -> DeliveryError with the server's reason
 
 One `SmtpSender` keeps its connection open across sends, so a batch of digests pays for one TLS
-handshake and login; a connection the server dropped while idle is reopened without a pause.
+handshake and login; a connection the server dropped while idle is reopened without a pause. Each
+message is serialised once, by `wire.wire_bytes`, before the first attempt.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
 
+from bot.channels.email.wire import envelope, wire_bytes
 from bot.config import Settings
 from bot.errors import DeliveryError, TemporaryDeliveryError
 
@@ -132,19 +134,25 @@ class SmtpSender:
         with self._lock:
             if self._conn is not None and time.monotonic() - self._used > self.idle_timeout:
                 self.close()
-            sent = self._send(message, sleep or self._sleep)
+            self._send(message, sleep or self._sleep)
             self._used = time.monotonic()
-            return sent
+            return str(message["Message-ID"] or "")
 
-    def _send(self, message: EmailMessage, sleep: Callable[[float], None]) -> str:
+    def _send(self, message: EmailMessage, sleep: Callable[[float], None]) -> None:
+        sender, recipients = envelope(message)
+        # An address beyond ASCII needs SMTPUTF8 and UTF-8 headers: smtplib's own path negotiates both.
+        data = wire_bytes(message) if (sender + "".join(recipients)).isascii() else None
         attempt = 0
         while True:
             reused = self._conn is not None
             try:
                 if self._conn is None:
                     self._conn = self._connect()
-                self._conn.send_message(message)
-                return str(message["Message-ID"] or "")
+                if data is None:
+                    self._conn.send_message(message)
+                else:
+                    self._conn.sendmail(sender, recipients, data)
+                return
             except (smtplib.SMTPException, OSError) as exc:
                 self.close()
                 error = classify(exc, host=self.host)

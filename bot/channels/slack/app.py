@@ -85,16 +85,25 @@ def _bolt_app(client: WebClient, secret: str) -> App:
         )
 
 
-def create_slack_app(bot: Paperbot, *, client: WebClient | None = None, socket_mode: bool = False) -> App:
-    """The bolt app with every listener; HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET."""
+def create_slack_app(
+    bot: Paperbot,
+    *,
+    client: WebClient | None = None,
+    socket_mode: bool = False,
+    embed_interests: Callable[[int], None] | None = None,
+) -> App:
+    """The bolt app with every listener; HTTP mode needs PAPERBOT_SLACK_SIGNING_SECRET.
+    `embed_interests` hands new text interests to an embed worker instead of embedding them here."""
     secret = bot.settings.slack_signing_secret
     if secret is None and not socket_mode:
         raise ConfigError("PAPERBOT_SLACK_SIGNING_SECRET is not set; docs/slack.md says where to find it")
     app = _bolt_app(client or make_client(bot.settings), secret.get_secret_value() if secret else "")
     app.use(_dedupe(bot))
     app.error(_log_error)
-    for listeners in (commands, actions, views, events):
-        listeners.register(app, bot)
+    commands.register(app, bot, embed_interests)
+    views.register(app, bot, embed_interests)
+    actions.register(app, bot)
+    events.register(app, bot)
     return app
 
 
@@ -106,9 +115,12 @@ def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Any) -> b
     return timestamp.isdigit() and verifier.is_valid(body, timestamp, signature)
 
 
-def slack_routes(bot: Paperbot, *, client: WebClient | None = None) -> list[Route]:
-    """Mount in the web app: `Starlette(routes=[*slack_routes(bot), ...])`."""
-    app = create_slack_app(bot, client=client)
+def slack_routes(
+    bot: Paperbot, *, client: WebClient | None = None, embed_interests: Callable[[int], None] | None = None
+) -> list[Route]:
+    """Mount in the web app: `Starlette(routes=[*slack_routes(bot), ...])` (`embed_interests`: see
+    create_slack_app)."""
+    app = create_slack_app(bot, client=client, embed_interests=embed_interests)
     assert bot.settings.slack_signing_secret is not None  # create_slack_app refuses HTTP mode without
     verifier = SignatureVerifier(bot.settings.slack_signing_secret.get_secret_value())
 

@@ -38,6 +38,9 @@ class Ctx:
     respond: Respond
     client: WebClient
     trigger_id: str
+    # Hands a subscriber's new interests to an embed worker (distributed mode's web tier); None: the
+    # model embeds them here.
+    embed_interests: Callable[[int], None] | None = None
 
     def reply(self, text: str) -> None:
         """The ephemeral answer; after the ack, a follow-up through the response_url."""
@@ -75,7 +78,11 @@ def _interests(ctx: Ctx) -> None:
     assert ctx.scope.profile is not None
     if action == "add" and arg.strip():
         ctx.reply(f"Adding to {ctx.scope.owner}…")  # embedding comes after
-        [view] = ctx.bot.add_interest(subscriber_id=subscriber_id, text=arg)  # text: exactly one
+        defer = ctx.embed_interests
+        # text: exactly one interest
+        [view] = ctx.bot.add_interest(subscriber_id=subscriber_id, text=arg, embed=defer is None)
+        if defer is not None:
+            defer(subscriber_id)
         ctx.reply(f"Added interest {view.label!r} to {ctx.scope.owner}.")
     elif action == "remove" and arg.strip().isdigit() and 0 < int(arg) <= len(ctx.scope.profile.interests):
         interest = ctx.scope.profile.interests[int(arg) - 1]
@@ -129,12 +136,15 @@ VERBS: dict[str, Callable[[Ctx], None]] = {
 }
 
 
-def register(app: App, bot: Paperbot) -> None:
+def register(app: App, bot: Paperbot, embed_interests: Callable[[int], None] | None = None) -> None:
+    """`/papers`; `embed_interests` (see Ctx) takes a new interest's embedding out of this process."""
+
     @app.command("/papers")
     @reported
     def papers(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         scope = scope_for(bot, user_id=command["user_id"], channel_id=command.get("channel_id"))
-        ctx = Ctx(bot, Call("help"), scope, ack, respond, client, command.get("trigger_id", ""))
+        trigger = command.get("trigger_id", "")
+        ctx = Ctx(bot, Call("help"), scope, ack, respond, client, trigger, embed_interests)
         try:
             call = parse_command(command.get("text", ""))
             VERBS[call.verb](replace(ctx, call=call))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -90,9 +91,12 @@ def save_submission(
     user_id: str,
     team_id: str | None,
     name: str = "",
+    embed_interests: Callable[[int], None] | None = None,
 ) -> SubscriberView:
     """Subscribe (or update) through the service; an edited delivery that moved elsewhere is paused
-    (and App Home does not offer to resume it)."""
+    (and App Home does not offer to resume it). `embed_interests` takes the text interests' embedding
+    out of this process (distributed mode's web tier); seed papers are still embedded here, as their
+    grouping into topics needs their vectors."""
     person, channel = _identity(form, state, user_id)
     profile = bot.subscribe(
         slack_user_id=person,
@@ -103,7 +107,10 @@ def save_submission(
         seed_papers=form.seeds,
         schedule=form.schedule,
         deliver_to_email=form.email,
+        embed=embed_interests is None,
     )
+    if embed_interests is not None:
+        embed_interests(profile.id)
     target = form.email or channel or user_id
     moved = [s for s in profile.subscriptions if s.id == state.editing and s.target != target and s.active]
     for old in moved:
@@ -118,7 +125,9 @@ def _saved(profile: SubscriberView, form: Submission, state: ModalState) -> str:
     return text
 
 
-def register(app: App, bot: Paperbot) -> None:
+def register(app: App, bot: Paperbot, embed_interests: Callable[[int], None] | None = None) -> None:
+    """The modal's submission; `embed_interests`: see `save_submission`."""
+
     @app.view(CALLBACK_ID)
     @reported
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -137,7 +146,9 @@ def register(app: App, bot: Paperbot) -> None:
         team_id = body.get("team", {}).get("id")
         try:
             name = slack_name(client, user_id)
-            saved = save_submission(bot, form, state, user_id=user_id, team_id=team_id, name=name)
+            saved = save_submission(
+                bot, form, state, user_id=user_id, team_id=team_id, name=name, embed_interests=embed_interests
+            )
             text = _saved(saved, form, state)
         except PaperbotError as exc:  # subscribe stores all or nothing
             text = f":x: Not saved, nothing was changed: {exc.message}. `/papers subscribe` opens the form."
