@@ -137,6 +137,7 @@ def rank(
         reference = vectors if given is None or not len(given) else _sample(unit(given), seed)
     anchors = positive_anchors(profile)
     negatives, disliked_at = negative_anchors(profile)
+    text = _text_interests(profile)
     scores = score_candidates(
         vectors,
         anchors=anchors.vectors,
@@ -149,7 +150,7 @@ def rank(
         params=params,
         hubness=hubness,
         liked=anchors.is_vote,
-        alone=np.isin(np.array(anchors.interest_ids, dtype=float), _text_interests(profile)),
+        alone=np.array([i in text for i in anchors.interest_ids], dtype=bool),
     )
     total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
     if min_score is None:
@@ -165,9 +166,9 @@ def rank(
     return [_item(kept[i], float(total[i]), int(scores.best_anchor[i]), anchors) for i in picked]
 
 
-def _text_interests(profile: Profile) -> list[int]:
+def _text_interests(profile: Profile) -> frozenset[int]:
     """Interests the subscriber wrote as text (not seed papers): each is scored on its own."""
-    return [i.id for i in profile.interests if i.seed_vectors is None]
+    return frozenset(i.id for i in profile.interests if i.seed_vectors is None)
 
 
 def _sample(background: np.ndarray, seed: int) -> np.ndarray:

@@ -169,8 +169,9 @@ def _match(
     Liked papers count where they raise a match, never where they would lower one, and the scale
     stays the one of the anchors the subscriber declared: averaged in with the rest, as they once
     were, a 👍 lowered every paper that matched the interest but not the liked paper (the k best
-    now took in weaker anchors, and the background, closer to more anchors, moved up), and three
-    👍 emptied a digest of seven."""
+    now took in weaker anchors, and the background, closer to more anchors, moved up); after three 👍,
+    two of them on papers of a digest of 7, none of its other 5 stayed above the bar (the bundled
+    sample)."""
     declared = anchors & ~liked if (anchors & ~liked).any() else anchors
     base = _topk_mean(csls[:, declared], k)
     full = np.maximum(base, _topk_mean(csls[:, anchors], k))
