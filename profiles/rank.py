@@ -28,7 +28,8 @@ __all__ = [
     "rank",
 ]
 
-# Scores are in standard deviations above random papers (profiles.scoring). Calibrated on pairs of
+# Scores are in standard deviations above random papers (profiles.scoring), for each text interest
+# and for the seed-paper interests together, so each of those has this bar. Calibrated on pairs of
 # real papers (docs/evaluation.md, "Minimum score"): the highest value that still lets 80% of
 # papers through for a paper they cite or are cited by; about 1 random paper in 25 reaches it.
 DEFAULT_MIN_SCORE = 2.0
@@ -136,6 +137,7 @@ def rank(
         reference = vectors if given is None or not len(given) else _sample(unit(given), seed)
     anchors = positive_anchors(profile)
     negatives, disliked_at = negative_anchors(profile)
+    text = _text_interests(profile)
     scores = score_candidates(
         vectors,
         anchors=anchors.vectors,
@@ -147,6 +149,8 @@ def rank(
         n_votes=len(profile.votes),
         params=params,
         hubness=hubness,
+        liked=anchors.is_vote,
+        alone=np.array([i in text for i in anchors.interest_ids], dtype=bool),
     )
     total = scores.score + params.author_boost * _follows(kept, profile.followed_authors)
     if min_score is None:
@@ -160,6 +164,11 @@ def rank(
     claims = [g if total[i] >= params.slot_score else None for g, i in zip(interests, ok, strict=True)]
     picked = ok[select(total[ok], vectors[ok], claims, limit=limit, diversity=params.diversity)]
     return [_item(kept[i], float(total[i]), int(scores.best_anchor[i]), anchors) for i in picked]
+
+
+def _text_interests(profile: Profile) -> frozenset[int]:
+    """Interests the subscriber wrote as text (not seed papers): each is scored on its own."""
+    return frozenset(i.id for i in profile.interests if i.seed_vectors is None)
 
 
 def _sample(background: np.ndarray, seed: int) -> np.ndarray:

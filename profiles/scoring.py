@@ -5,9 +5,12 @@ The score blends two views, both measured against the same random background pap
 * similarity: the mean of the `k` best hubness-corrected similarities (CSLS) between the candidate and
   the profile's anchors (seeds, text interests, liked papers). Hubness correction subtracts how close
   a paper is to random papers anyway, so generic abstracts that resemble everything stop winning.
-  Half of it is taken over all anchors at once (a paper near several of them is a safer bet), half
-  within the best-matching interest alone, each standardised on its own, so an interest of one text
-  query still reaches the minimum score next to an interest of fifty seed papers.
+  A text interest is scored on its own, with its own bar, as if it were the only one. Interests of
+  seed papers (one library, grouped by topic) share one: half of it is taken over all their anchors
+  at once (a paper near several of them is a safer bet), half within the best-matching interest,
+  each standardised on its own, so an interest of one paper still reaches the minimum score next to
+  one of fifty. Liked papers join their interest's anchors wherever they raise a match, on the
+  scale of the declared anchors, so a 👍 lifts the papers near it and lowers none.
 * a per-subscriber logistic regression on the embeddings: anchors (recent votes weigh more) against
   👎 papers and the background. It gets weight n / (n + prior_votes) after n votes, so similarity
   carries a new profile and the learned model takes over as votes accumulate.
@@ -16,8 +19,9 @@ Papers close to a 👎 are pushed down on top of that (`repel`, growing from cos
 point at 1.0), so a 👎 demotes its close neighbours from the next digest on, while the learned
 model still has little weight.
 
-The final score is in standard deviations above the background: a random paper scores about 0,
-which is what makes a fixed minimum score meaningful (see `profiles.rank.DEFAULT_MIN_SCORE`).
+A candidate's score is its best column's (a text interest, or the library), in standard deviations
+above the background: a random paper scores about 0 in each, which is what makes a fixed minimum
+score meaningful (see `profiles.rank.DEFAULT_MIN_SCORE`).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ class Params:
 
 @dataclass(frozen=True)
 class Scores:
-    score: np.ndarray  # (n,) standard deviations above the background
+    score: np.ndarray  # (n,) standard deviations above the background, for the best interest
     best_anchor: np.ndarray  # (n,) index of the positive anchor each candidate matched best
 
 
@@ -114,11 +118,15 @@ class Reference:
         return both
 
 
+def _scaled(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`values` in standard deviations of `reference` above its mean."""
+    out: np.ndarray = (values - reference.mean()) / max(float(reference.std()), 1e-6)
+    return out
+
+
 def standardise(values: np.ndarray, n: int = 0) -> np.ndarray:
     """Scale so that the reference rows values[n:] (all of them by default) have mean 0 and std 1."""
-    ref = values[n:]
-    scaled: np.ndarray = (values - ref.mean()) / max(float(ref.std()), 1e-6)
-    return scaled
+    return _scaled(values, values[n:])
 
 
 def _learned(
@@ -152,15 +160,53 @@ def _repulsion(x: np.ndarray, negatives: np.ndarray, start: float, full: float) 
     return closeness((x @ negatives.T).max(axis=1), start, full)
 
 
-def _interest_match(csls: np.ndarray, groups: np.ndarray, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per interest: the mean of its k best anchors, standardised against the background rows x[n:]
-    so that an interest of one text query and one of fifty papers speak the same unit. Returns the
-    best interest's value per row and, per row, the best anchor inside that interest."""
-    labels = np.unique(groups)
-    per_group = np.stack([standardise(_topk_mean(csls[:, groups == g], k), n) for g in labels], axis=1)
-    best_group = labels[np.argmax(per_group, axis=1)]
-    inside = np.where(groups[None, :] == best_group[:, None], csls, -np.inf)
-    return per_group.max(axis=1), np.argmax(inside, axis=1)
+def _match(
+    csls: np.ndarray, anchors: np.ndarray, liked: np.ndarray, k: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the k best matches among `anchors` (a mask), in background standard deviations
+    of the same without liked papers; and that without liked papers.
+
+    Liked papers count where they raise a match, never where they would lower one, and the scale
+    stays the one of the anchors the subscriber declared: averaged in with the rest, as they once
+    were, a 👍 lowered every paper that matched the interest but not the liked paper (the k best
+    now took in weaker anchors, and the background, closer to more anchors, moved up); after three 👍,
+    two of them on papers of a digest of 7, none of its other 5 stayed above the bar (the bundled
+    sample)."""
+    declared = anchors & ~liked if (anchors & ~liked).any() else anchors
+    base = _topk_mean(csls[:, declared], k)
+    full = np.maximum(base, _topk_mean(csls[:, anchors], k))
+    return _scaled(full, base[n:]), _scaled(base, base[n:])
+
+
+def _interest_scores(
+    csls: np.ndarray, groups: np.ndarray, liked: np.ndarray, alone: np.ndarray, k: int, share: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, c) scores in background standard deviations, one column per bar, and the interest
+    each row matched in each column (rows, c).
+
+    A text interest (`alone`: its anchors, likes included) is a topic the subscriber named: it is
+    scored exactly as it would be on its own and has its own bar. Standardised together with the
+    others, the bar moved with the sharpest interest: "large language model reasoning" next to
+    "single-cell genomics" showed none of the 7 papers it had above the bar alone (the bundled
+    sample). Interests of seed papers are one library grouped by topic and share one column: half
+    the k best matches over all of them (a paper near several is the safer bet), half within the
+    best-matching interest, each standardised, then the blend again, so a random paper still
+    passes the minimum score about once in 25 however many topics the library has."""
+    columns, owners = [], []
+    for g in np.unique(groups[alone]):
+        value, _ = _match(csls, groups == g, liked, k, n)
+        columns.append(value)
+        owners.append(np.full(len(csls), g))
+    library = np.unique(groups[~alone])
+    if len(library):
+        overall, overall_base = _match(csls, ~alone, liked, k, n)
+        inside = [_match(csls, groups == g, liked, k, n) for g in library]
+        values, bases = np.stack([v for v, _ in inside], axis=1), np.stack([b for _, b in inside], axis=1)
+        blend = (1.0 - share) * overall + share * values.max(axis=1)
+        reference = (1.0 - share) * overall_base + share * bases.max(axis=1)
+        columns.append(_scaled(blend, reference[n:]))
+        owners.append(library[np.argmax(values, axis=1)])
+    return np.stack(columns, axis=1), np.stack(owners, axis=1)
 
 
 def score_candidates(
@@ -175,20 +221,35 @@ def score_candidates(
     n_votes: int,
     params: Params,
     hubness: np.ndarray | None = None,
+    liked: np.ndarray | None = None,
+    alone: np.ndarray | None = None,
 ) -> Scores:
     """Score (n, dim) unit `candidates` against a profile's anchors; see the module docstring.
+    `groups`: each anchor's interest; `liked`: which anchors are liked papers and `alone`: which
+    belong to a text interest (masks, default none).
     `hubness`: of the candidate rows then the background rows, when known (`Reference.hubness_of`)."""
     n = candidates.shape[0]
     x = np.vstack([candidates, background])
     hub_x = _hubness(x, background, params.hub_k, self_from=n) if hubness is None else hubness
     hub_a = _hubness(anchors, background, params.hub_k, self_from=None)
     csls = 2.0 * (x @ anchors.T) - hub_x[:, None] - hub_a[None, :]
-    match, best_anchor = _interest_match(csls, groups, params.k, n)
-    overall = standardise(_topk_mean(csls, params.k), n)
-    raw = standardise((1.0 - params.per_interest) * overall + params.per_interest * match, n)
+    none = np.zeros(len(anchors), dtype=bool)
+    liked = none if liked is None else liked
+    raw, owners = _interest_scores(
+        csls, groups, liked, none if alone is None else alone, params.k, params.per_interest, n
+    )
     if n_votes:
         learned = _learned(x, anchors, anchor_weights, negatives, negative_weights, background, params.c)
         share = n_votes / (n_votes + params.prior_votes)
-        raw = (1.0 - share) * raw + share * standardise(learned, n)
-    raw = raw - params.repel * _repulsion(x, negatives, params.repel_from, params.repel_full)
-    return Scores(score=standardise(raw, n)[:n], best_anchor=best_anchor[:n])
+        raw = (1.0 - share) * raw + share * standardise(learned, n)[:, None]
+    # Not standardised again (each column already is): against a background that likes move up,
+    # a 👍 would lower the papers it has nothing to do with.
+    raw = (
+        raw[:n]
+        - params.repel * _repulsion(candidates, negatives, params.repel_from, params.repel_full)[:, None]
+    )
+    best = np.argmax(raw, axis=1)
+    rows = np.arange(n)
+    interest = owners[rows, best]
+    inside = np.where(groups[None, :] == interest[:, None], csls[:n], -np.inf)
+    return Scores(score=raw[rows, best], best_anchor=np.argmax(inside, axis=1))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,10 +19,13 @@ from bot.cli import app
 from bot.digests.run import run_digest
 from bot.errors import InvalidInput, NotFound, SourceError
 from bot.inputs import Schedule
-from bot.recommend import placements
+from bot.recommend import load_profiles, placements
 from bot.records import ListingView, MatchRequest, Moved, Recommendation
 from bot.service import Paperbot, sample_feed_path
 from bot.vectors.embed import Encoder
+from bot.vectors.store import listing_vectors
+from profiles.model import unit
+from profiles.rank import Candidate, rank
 from storage import models
 from storage.db import session_scope
 from storage.index import VectorIndex
@@ -422,3 +427,95 @@ def test_recommend_shows_the_digest_order_and_why_a_score_is_out_of_order(
     assert f"{items[moved[0] - 1].score:.3f}*" in result.output
     listed = json.loads(CliRunner().invoke(app, ["recommend", str(view.id), "--json"]).output)
     assert [bool(x["moved"]) for x in listed] == [bool(i.moved) for i in items]
+
+
+@pytest.fixture(scope="module")
+def feeds_template(
+    sample_template: Path, feeds_dir: Path, cached_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The bundled sample plus every real feed file (845 more papers; two files fail to parse, as
+    they should), ingested and embedded once for the module."""
+    data_dir = tmp_path_factory.mktemp("feeds") / "data"
+    shutil.copytree(sample_template, data_dir)
+    bot = make_bot(data_dir, encoder=cached_encoder)
+    bot.ingest(
+        sources=[str(path) for path in sorted(feeds_dir.iterdir()) if path.suffix in {".xml", ".json"}]
+    )
+    bot.close()
+    return data_dir
+
+
+@pytest.fixture
+def feeds_bot(feeds_template: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Paperbot]:
+    data_dir = tmp_path / "data"
+    shutil.copytree(feeds_template, data_dir)
+    bot = make_bot(data_dir, encoder=encoder)
+    yield bot
+    bot.close()
+
+
+LLM, CELLS = "large language model reasoning", "single-cell genomics"
+
+
+def test_two_interests_each_get_papers_at_their_own_bar(feeds_bot: Paperbot) -> None:
+    """The reported case: with both interests, all the papers went to single-cell genomics although
+    LLM reasoning alone had several above the bar (its scores were measured against the other's)."""
+    alone = {}
+    for n, text in enumerate((LLM, CELLS)):
+        reader = feeds_bot.subscribe(email=f"alone{n}@example.org", interests=[text]).id
+        alone[text] = {i.listing.id: i.score for i in feeds_bot.recommend(subscriber_id=reader, limit=100)}
+        assert len(alone[text]) >= 5, text  # each interest alone has papers above the bar
+
+    both = feeds_bot.subscribe(email="a@example.org", interests=[LLM, CELLS]).id
+    digest = feeds_bot.recommend(subscriber_id=both, limit=10)
+    shown = Counter(item.interest_label for item in digest)
+    assert shown[LLM] >= 2 and shown[CELLS] >= 2, shown  # half the digest is shared between them
+    # Each interest keeps its own bar: no paper scores lower than it does for that interest alone.
+    ranked = {i.listing.id: i.score for i in feeds_bot.recommend(subscriber_id=both, limit=200)}
+    for scores in alone.values():
+        assert all(ranked[paper] >= score - 1e-4 for paper, score in scores.items())
+
+
+def _full_ranking(bot: Paperbot, subscriber_id: int) -> list[int]:
+    """Every sample paper not voted on, in the order `profiles.rank` puts them (no minimum score)."""
+    with session_scope(bot.engine) as session:
+        profile = load_profiles(session, [subscriber_id], bot.encoder, bot.encoder.dim)[subscriber_id]
+        ids, vectors = listing_vectors(session, bot.settings.model)
+    voted = {vote.listing_id for vote in profile.votes}
+    candidates = [Candidate(i, v, "") for i, v in zip(ids.tolist(), vectors, strict=True) if i not in voted]
+    now = models.utcnow()
+    items = rank(profile, candidates, now=now, limit=len(candidates), min_score=None, background=vectors)
+    return [item.listing_id for item in items]
+
+
+def test_a_thumbs_up_lifts_its_nearest_neighbours_and_votes_never_shrink_the_digest(
+    sample_bot: Paperbot,
+) -> None:
+    """The reported case: after a 👍 on a chain-of-thought paper the other scores fell and the
+    digest shrank (here from 7 papers to 6 with the previous ranker)."""
+    reader = sample_bot.subscribe(email="votes@example.org", interests=[LLM]).id
+    before = sample_bot.recommend(subscriber_id=reader, limit=50)
+    liked = _by_title(sample_bot, "How to think step-by-step")
+    first = _full_ranking(sample_bot, reader)
+    with session_scope(sample_bot.engine) as session:
+        ids, vectors = listing_vectors(session, sample_bot.settings.model)
+    vectors = unit(vectors)
+    row = ids.tolist().index(liked.id)
+    nearest = [i for i in ids[np.argsort(-(vectors @ vectors[row]))].tolist() if i != liked.id][:10]
+
+    sample_bot.record_feedback(subscriber_id=reader, listing_id=liked.id, vote="up")
+
+    then = _full_ranking(sample_bot, reader)
+    gains = [first.index(i) - then.index(i) for i in nearest]
+    assert np.mean(gains) > 0, gains
+    after = {i.listing.id: i.score for i in sample_bot.recommend(subscriber_id=reader, limit=50)}
+    assert len(after) >= len(before)
+    assert all(after.get(i.listing.id, -np.inf) >= i.score - 0.05 for i in before if i.listing.id != liked.id)
+
+    # Two more 👍, on the digest's first two papers: the rest of it stays, and nothing falls off.
+    for item in before[:2]:
+        sample_bot.record_feedback(subscriber_id=reader, listing_id=item.listing.id, vote="up")
+    last = {i.listing.id: i.score for i in sample_bot.recommend(subscriber_id=reader, limit=50)}
+    kept = [i for i in before if i.listing.id not in {liked.id, before[0].listing.id, before[1].listing.id}]
+    assert {i.listing.id for i in kept} <= set(last)
+    assert len(last) >= len(before) - 2

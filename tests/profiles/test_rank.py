@@ -190,3 +190,49 @@ def test_a_reference_computed_once_ranks_exactly_as_the_raw_background() -> None
         cached = rank(profile, day, now=NOW, background=reference, min_score=min_score)
         assert ids(cached) == ids(raw) and ids(raw)
         assert [i.score for i in cached] == pytest.approx([i.score for i in raw], rel=1e-5)  # float32
+
+
+def test_a_text_interest_scores_as_it_would_alone_next_to_a_sharper_one() -> None:
+    world = World(seed=4)
+    broad = Interest(1, "broad", world.paper(0, noise=0.6))  # a text interest: one vector, no seeds
+    sharp = Interest(2, "sharp", world.topics[1])
+    batch = [world.candidate(0, noise=0.6) for _ in range(8)] + [
+        world.candidate(1, noise=0.1) for _ in range(8)
+    ]
+    background = world.background()
+
+    def scores(*interests: Interest) -> dict[int, float]:
+        items = rank(
+            Profile(interests=interests),
+            batch,
+            now=NOW,
+            limit=len(batch),
+            min_score=None,
+            background=background,
+        )
+        return {i.listing_id: i.score for i in items}
+
+    alone, both = scores(broad), scores(broad, sharp)
+    assert all(both[paper] >= score - 1e-5 for paper, score in alone.items())
+    digest = rank(Profile(interests=(broad, sharp)), batch, now=NOW, limit=4, background=background)
+    assert {i.interest_id for i in digest} == {1, 2}
+
+
+def test_a_like_raises_its_neighbours_and_lowers_nothing() -> None:
+    world = World(seed=5)
+    profile = Profile(interests=(world.interest(1, topic=0),))
+    liked = world.candidate(0, noise=0.5)
+    neighbours = [Candidate(900 + n, near(liked.vector, world.rng, 0.1), f"near {n}") for n in range(3)]
+    others = [world.candidate(0) for _ in range(6)] + [world.random_candidate() for _ in range(6)]
+    batch = [*neighbours, *others]
+    background = world.background()
+
+    def scores(p: Profile) -> dict[int, float]:
+        items = rank(p, batch, now=NOW, limit=len(batch), min_score=None, background=background)
+        return {i.listing_id: i.score for i in items}
+
+    before = scores(profile)
+    after = scores(Profile(interests=profile.interests, votes=(world.vote(liked, +1),)))
+    assert all(after[n.listing_id] > before[n.listing_id] + 0.2 for n in neighbours)
+    # Only the learned model (weight 1/101 after one vote) may move the others, and barely.
+    assert all(after[o.listing_id] >= before[o.listing_id] - 0.05 for o in others)
