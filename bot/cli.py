@@ -720,6 +720,7 @@ def evaluate(
     split: Annotated[
         str, typer.Option("--split", help="Which half of the users: test (report) or tune.")
     ] = "test",
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes simulating users.")] = 2,
     json_out: JsonOpt = False,
 ) -> None:
     """Offline evaluation on real users' libraries: paperbot against the baselines (docs/evaluation.md)."""
@@ -759,6 +760,7 @@ def evaluate(
         group_size=group_size,
         seed=seed,
         split=split,
+        workers=workers,
         cache_dir=settings.data_dir / "eval-cache",
         model=settings.model,
         progress=progress,

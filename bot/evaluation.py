@@ -38,6 +38,7 @@ from profiles.eval.protocol import (
     Settings,
     UserCase,
     alone,
+    candidate_users,
     interest_text,
     make_cases,
     make_multi_cases,
@@ -92,7 +93,11 @@ def _rows_per_line(path: Path, row_of: dict[int, int] | None) -> list[tuple[int,
 
 
 def _unmangle(title: str) -> str:
-    # About 200 titles went through UTF-8 read as cp1252 (the dataset's README): undo where it was.
+    """A line of titles_all_items.txt as the title it is. 58 titles with quotes in them are written
+    as CSV fields ('"The concept of ""Ba"": ..."'); about 200 went through UTF-8 read as cp1252
+    (the dataset's README)."""
+    if len(title) > 1 and title[0] == title[-1] == '"' and '""' in title:
+        title = title[1:-1].replace('""', '"')
     try:
         return title.encode("cp1252").decode("utf-8")
     except UnicodeError:
@@ -232,9 +237,12 @@ class EvalReport:
 def _vectors(
     texts: Sequence[str], rows: Iterable[int], *, model: str, cache_dir: Path, progress: Progress | None
 ) -> np.ndarray:
-    """Vectors of `texts` (zero where a row is not in `rows`: no user touches it, it is never read)."""
-    rows = list(rows)
+    """Vectors of `texts`: all of them when they are cached together, otherwise those of `rows` (the
+    others are zero: no user touches them, they are never read)."""
     encoder = Encoder(model, cache_dir=cache_dir)  # loads the model only when a text is not cached
+    if _cache_path(cache_dir, model, texts).exists():  # every text is cached: no run embeds again
+        return cached_vectors(texts, encoder=encoder, cache_dir=cache_dir)
+    rows = list(rows)
     embedded = cached_vectors(
         [texts[i] for i in rows], encoder=encoder, cache_dir=cache_dir, progress=progress
     )
@@ -307,18 +315,17 @@ def run_eval(
         min_library=MIN_LIBRARY[corpus],
         whole_corpus=corpus == "titles",
     )
-    if protocol == "multi":  # the library centroids need every eligible user's papers
-        rows = list(range(n_items))
+    if protocol == "multi":
+        # Merge from a random sample of the half, large enough to find unrelated partners: only
+        # their libraries need vectors for the centroids.
+        sample = candidate_users(
+            data.libraries, settings=settings, split=split, seed=seed, limit=8 * users * group_size
+        )
+        rows = sorted({i for u in sample for i in data.libraries[u]})
         vectors = _vectors(data.texts, rows, model=model, cache_dir=cache_dir, progress=progress)
+        centroids = {u: unit(vectors[list(data.libraries[u])].sum(axis=0)) for u in sample}
         groups = unrelated_groups(
-            data.libraries,
-            unit(np.vstack([vectors[list(lib)].sum(axis=0) for lib in data.libraries])),
-            groups=users,
-            size=group_size,
-            max_cosine=MAX_COSINE,
-            settings=settings,
-            seed=seed,
-            split=split,
+            data.libraries, centroids, sample, groups=users, size=group_size, max_cosine=MAX_COSINE
         )
         cases = make_multi_cases(data.libraries, groups, n_items, settings=settings, seed=seed)
     else:

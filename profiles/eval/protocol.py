@@ -47,6 +47,7 @@ __all__ = [
     "make_cases",
     "make_multi_cases",
     "unrelated_groups",
+    "candidate_users",
     "alone",
     "interest_text",
     "simulate",
@@ -156,22 +157,27 @@ def make_cases(
 MERGED = 1_000_000  # merged subscribers are numbered from here, apart from real users
 
 
+def candidate_users(
+    libraries: Sequence[Sequence[int]], *, settings: Settings, split: str, seed: int, limit: int
+) -> list[int]:
+    """The `split` half's eligible users in a random order, at most `limit`: whom protocol multi merges."""
+    rng = np.random.default_rng(seed)
+    return [int(u) for u in rng.permutation(_pool(libraries, settings, split))[:limit]]
+
+
 def unrelated_groups(
     libraries: Sequence[Sequence[int]],
-    centroids: np.ndarray,
+    centroids: Mapping[int, np.ndarray],
+    users: Sequence[int],
     *,
     groups: int,
     size: int,
     max_cosine: float,
-    settings: Settings,
-    seed: int,
-    split: str = "test",
 ) -> list[tuple[int, ...]]:
-    """Up to `groups` disjoint groups of `size` users of the `split` half whose libraries share no
-    paper and whose library centroids (`centroids[u]`, unit) are pairwise below `max_cosine`.
-    Greedy in a random order: each user is joined by random users that fit everyone already in."""
-    rng = np.random.default_rng(seed)
-    free = [int(u) for u in rng.permutation(_pool(libraries, settings, split))]
+    """Up to `groups` disjoint groups of `size` of `users` whose libraries share no paper and whose
+    library centroids (unit) are pairwise below `max_cosine`. Greedy in the order of `users`: each
+    joins the first later users that fit everyone already in."""
+    free = list(users)
     found: list[tuple[int, ...]] = []
     while free and len(found) < groups:
         group = [free.pop(0)]

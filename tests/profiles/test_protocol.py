@@ -12,6 +12,7 @@ from profiles.eval.protocol import (
     MERGED,
     Settings,
     alone,
+    candidate_users,
     interest_text,
     make_cases,
     make_multi_cases,
@@ -96,18 +97,16 @@ def test_the_whole_corpus_is_dealt_when_it_has_fewer_papers_than_the_days_ask() 
 def test_unrelated_groups_share_no_paper_and_have_distant_centroids() -> None:
     libs = libraries()
     rng = np.random.default_rng(4)
-    centroids = unit(rng.normal(size=(len(libs), 8)))
-    groups = unrelated_groups(
-        libs, centroids, groups=6, size=2, max_cosine=0.2, settings=SETTINGS, seed=0, split="test"
-    )
+    centroids = dict(enumerate(unit(rng.normal(size=(len(libs), 8)))))
+    users = candidate_users(libs, settings=SETTINGS, split="test", seed=0, limit=100)
     test_users = {c.user for c in make_cases(libs, N_ITEMS, users=100, settings=SETTINGS, seed=0)}
+    assert set(users) == test_users
+    assert candidate_users(libs, settings=SETTINGS, split="test", seed=0, limit=5) == users[:5]
+    groups = unrelated_groups(libs, centroids, users, groups=6, size=2, max_cosine=0.2)
     assert groups and len({u for g in groups for u in g}) == 2 * len(groups)  # nobody twice
     for a, b in groups:
         assert not set(libs[a]) & set(libs[b]) and centroids[a] @ centroids[b] < 0.2
-        assert {a, b} <= test_users
-    triples = unrelated_groups(
-        libs, centroids, groups=2, size=3, max_cosine=0.5, settings=SETTINGS, seed=1, split="test"
-    )
+    triples = unrelated_groups(libs, centroids, users, groups=2, size=3, max_cosine=0.5)
     assert triples and all(len(g) == 3 for g in triples)
 
 
