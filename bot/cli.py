@@ -697,7 +697,9 @@ def evaluate(
             help="single (one user), multi (unrelated users as one subscriber) or text (a written interest).",
         ),
     ] = "single",
-    users: Annotated[int, typer.Option("--users", "-u", min=1, help="Simulated subscribers.")] = 100,
+    users: Annotated[
+        int | None, typer.Option("--users", "-u", min=1, help="Simulated subscribers [100; multi: 60].")
+    ] = None,
     seed_papers: Annotated[
         int | None,
         typer.Option("--seed-papers", "-k", min=1, help="Seed papers per user [single: 5, multi: 3 each]."),
@@ -753,7 +755,7 @@ def evaluate(
         dataset,
         corpus=corpus,
         protocol=protocol,
-        users=users,
+        users=users or (60 if protocol == "multi" else 100),
         seed_papers=seed_papers,
         days=days,
         per_day=day_size,

@@ -95,13 +95,23 @@ def _rows_per_line(path: Path, row_of: dict[int, int] | None) -> list[tuple[int,
 def _unmangle(title: str) -> str:
     """A line of titles_all_items.txt as the title it is. 58 titles with quotes in them are written
     as CSV fields ('"The concept of ""Ba"": ..."'); about 200 went through UTF-8 read as cp1252
-    (the dataset's README)."""
+    (the dataset's README), 9 of them with a byte cp1252 does not define."""
     if len(title) > 1 and title[0] == title[-1] == '"' and '""' in title:
         title = title[1:-1].replace('""', '"')
     try:
-        return title.encode("cp1252").decode("utf-8")
-    except UnicodeError:
+        return b"".join(map(_cp1252_byte, title)).decode("utf-8")
+    except UnicodeError:  # not mangled: a real non-ASCII character
         return title
+
+
+def _cp1252_byte(char: str) -> bytes:
+    # The bytes cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) came through as the same code point.
+    try:
+        return char.encode("cp1252")
+    except UnicodeEncodeError:
+        if ord(char) < 256:
+            return bytes([ord(char)])
+        raise
 
 
 def _corpus_rows(directory: Path, corpus: str) -> tuple[list[int], list[str], list[str]]:

@@ -120,7 +120,8 @@ def test_the_titles_corpus_is_every_item_in_the_order_users_dat_indexes(dataset:
     assert sum(len(lib) >= 30 for lib in titles.libraries) == 2010
     # The abstracts corpus names its official item index: the titles corpus has the same title there.
     same = sum(titles.titles[i] == t for i, t in zip(abstracts.item_ids, abstracts.titles, strict=True))
-    assert same == 1920 and not any("â€" in t for t in titles.titles)  # mojibake undone; 9 differ in case
+    assert same == 1928  # the other has spaces around it in the abstracts file
+    assert sum("â€" in t for t in titles.titles) == 3  # of 203 mangled titles, 3 cannot be undone
     assert titles.texts[2] == "Exploring complex networks" and "networks" in titles.tags[2]
 
 
@@ -140,7 +141,7 @@ def _all_tables(report: EvalReport) -> str:
 def test_titles_days_are_the_corpus_dealt_out_and_votes_are_measured(dataset: Path, cache: Path) -> None:
     report = run_eval(dataset, corpus="titles", **SMALL, cache_dir=cache, workers=2)
     assert (report.corpus, report.protocol, report.settings.min_library) == ("titles", "single", 30)
-    assert report.settings.whole_corpus and 10 < report.day_size < 20  # 10 others + the user's papers
+    assert report.settings.whole_corpus and 10 < report.day_size < 40  # 10 others + a third of the rest
     names = [m.name for m in (*report.paperbot, *report.baselines)]
     assert [v.name for v in report.votes] == names and "logistic regression" in names
     assert [d.day for d in report.digest_lengths] == [2, 3]
@@ -150,7 +151,8 @@ def test_titles_days_are_the_corpus_dealt_out_and_votes_are_measured(dataset: Pa
 
 @pytest.mark.slow
 def test_merged_subscribers_report_every_users_recall(dataset: Path, cache: Path) -> None:
-    report = run_eval(dataset, protocol="multi", **{**SMALL, "users": 2}, cache_dir=cache, workers=1)
+    small = {**SMALL, "users": 2, "seed_papers": None}  # 3 from each library
+    report = run_eval(dataset, protocol="multi", **small, cache_dir=cache, workers=1)
     assert report.protocol == "multi" and report.users == 2 and report.settings.seed_papers == 3
     assert [m.name for m in report.multi] == [m.name for m in (*report.paperbot, *report.baselines)]
     for m in report.multi:
