@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,14 @@ from bot.config import DEFAULT_MODEL
 from bot.vectors.embed import Encoder, listing_text
 from profiles.eval.baselines import tfidf_features
 from profiles.eval.calibration import FloorCalibration, PassRate, calibrate_floor, pair_pass_rates, pass_rates
-from profiles.eval.evaluate import Mapper, baseline_methods, evaluate, paperbot_methods, reference_methods
+from profiles.eval.evaluate import (
+    Mapper,
+    MethodRun,
+    baseline_methods,
+    evaluate,
+    paperbot_methods,
+    reference_methods,
+)
 from profiles.eval.metrics import MethodResult, Metric, MultiResult, summarise_multi
 from profiles.eval.protocol import (
     Method,
@@ -284,6 +292,60 @@ def process_map(workers: int) -> Mapper:
     return mapper
 
 
+def _unrelated_users(
+    data: CiteULike,
+    settings: Settings,
+    subscribers: int,
+    group_size: int,
+    split: str,
+    seed: int,
+    encode: Callable[[Sequence[str], Iterable[int]], np.ndarray],
+) -> tuple[list[tuple[int, ...]], list[int], np.ndarray]:
+    """Protocol multi's groups of users, the corpus rows embedded and the vectors. Users are merged from
+    a random sample of the half large enough to find unrelated partners: only the sample's libraries
+    need vectors for the centroids."""
+    sample = candidate_users(
+        data.libraries, settings=settings, split=split, seed=seed, limit=8 * subscribers * group_size
+    )
+    rows = sorted({i for u in sample for i in data.libraries[u]})
+    vectors = encode(data.texts, rows)
+    centroids = {u: unit(vectors[list(data.libraries[u])].sum(axis=0)) for u in sample}
+    groups = unrelated_groups(
+        data.libraries, centroids, sample, groups=subscribers, size=group_size, max_cosine=MAX_COSINE
+    )
+    return groups, rows, vectors
+
+
+def _served_per_user(
+    methods: Sequence[Method],
+    runs: Sequence[MethodRun],
+    cases: Sequence[UserCase],
+    groups: Sequence[tuple[int, ...]],
+    settings: Settings,
+    seed: int,
+    mapper: Mapper,
+) -> list[MultiResult]:
+    """Each method's recall per merged user, against the same method for each user alone over the same
+    days: a library only counts as starved if it could be served."""
+    solo = [
+        alone(case, k, user)
+        for case, group in zip(cases, groups, strict=True)
+        for k, user in enumerate(group)
+    ]
+    own = evaluate(methods, solo, shown=settings.shown, seed=seed, clock=time.perf_counter, map_users=mapper)
+    size = len(groups[0]) if groups else 1
+    return [
+        summarise_multi(
+            method.name,
+            cases,
+            run.users,
+            [by_user.users[n : n + size] for n in range(0, len(solo), size)],
+            seed=seed,
+        )
+        for method, run, by_user in zip(methods, runs, own, strict=False)
+    ]
+
+
 def run_eval(
     dataset: Path,
     *,
@@ -325,29 +387,20 @@ def run_eval(
         min_library=MIN_LIBRARY[corpus],
         whole_corpus=corpus == "titles",
     )
+    encode = partial(_vectors, model=model, cache_dir=cache_dir, progress=progress)
     if protocol == "multi":
-        # Merge from a random sample of the half, large enough to find unrelated partners: only
-        # their libraries need vectors for the centroids.
-        sample = candidate_users(
-            data.libraries, settings=settings, split=split, seed=seed, limit=8 * users * group_size
-        )
-        rows = sorted({i for u in sample for i in data.libraries[u]})
-        vectors = _vectors(data.texts, rows, model=model, cache_dir=cache_dir, progress=progress)
-        centroids = {u: unit(vectors[list(data.libraries[u])].sum(axis=0)) for u in sample}
-        groups = unrelated_groups(
-            data.libraries, centroids, sample, groups=users, size=group_size, max_cosine=MAX_COSINE
-        )
+        groups, rows, vectors = _unrelated_users(data, settings, users, group_size, split, seed, encode)
         cases = make_multi_cases(data.libraries, groups, n_items, settings=settings, seed=seed)
     else:
         cases = make_cases(data.libraries, n_items, users=users, settings=settings, seed=seed, split=split)
         rows = list(range(n_items)) if calibrate else _needed_rows(cases)
-        vectors = _vectors(data.texts, rows, model=model, cache_dir=cache_dir, progress=progress)
+        vectors = encode(data.texts, rows)
     titles, wanted = list(data.titles), []
     if protocol == "text":  # each user's interest in words, embedded as the service embeds interests
         frequency = Counter(tag for row in data.tags for tag in set(row))
         wanted = [interest_text(case, data.tags, frequency) for case in cases]
         cases = [dataclasses.replace(case, seeds=(n_items + n,)) for n, case in enumerate(cases)]
-        written = _vectors(wanted, range(len(wanted)), model=model, cache_dir=cache_dir, progress=progress)
+        written = encode(wanted, range(len(wanted)))
         vectors, titles = np.vstack([vectors, written]), titles + wanted
     embed_seconds = time.perf_counter() - started
     # The models work on small matrices: one BLAS thread each is several times faster than many
@@ -370,24 +423,7 @@ def run_eval(
         methods: list[Method] = [*ours, *theirs]
         multi: list[MultiResult] = []
         if protocol == "multi":
-            # Each user on their own over the same days: a library is only starved if it could be served.
-            solo = [
-                alone(case, k, user)
-                for case, group in zip(cases, groups, strict=True)
-                for k, user in enumerate(group)
-            ]
-            own = evaluate(
-                methods,
-                solo,
-                shown=settings.shown,
-                seed=seed,
-                clock=time.perf_counter,
-                progress=progress,
-                map_users=mapper,
-            )
-            for method, run, by_user in zip(methods, runs, own, strict=False):
-                per_case = [by_user.users[n : n + group_size] for n in range(0, len(solo), group_size)]
-                multi.append(summarise_multi(method.name, cases, run.users, per_case, seed=seed))
+            multi = _served_per_user(methods, runs, cases, groups, settings, seed, mapper)
         votes = [
             vote_response(m, cases, run.users, vectors, seed=seed, map_users=mapper)
             for m, run in zip(methods, runs, strict=False)
