@@ -717,18 +717,42 @@ def saved(
 @app.command("eval")
 def evaluate(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="The citeulike-a directory.")],
-    users: Annotated[int, typer.Option("--users", "-u", min=1, help="Simulated users.")] = 100,
+    corpus: Annotated[
+        str, typer.Option("--corpus", help="abstracts (1,929 papers) or titles (all 16,980, title only).")
+    ] = "abstracts",
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="single (one user), multi (unrelated users as one subscriber) or text (a written interest).",
+        ),
+    ] = "single",
+    users: Annotated[
+        int | None, typer.Option("--users", "-u", min=1, help="Simulated subscribers [100; multi: 60].")
+    ] = None,
     seed_papers: Annotated[
-        int, typer.Option("--seed-papers", "-k", min=1, help="Library papers seeding each profile.")
-    ] = 5,
-    days: Annotated[int, typer.Option("--days", "-D", min=1, help="Daily digests per user.")] = 10,
-    per_day: Annotated[
-        int, typer.Option("--per-day", "-p", min=10, help="Non-library papers per day.")
-    ] = 150,
+        int | None,
+        typer.Option("--seed-papers", "-k", min=1, help="Seed papers per user [single: 5, multi: 3 each]."),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", "-D", min=2, help="Daily digests per subscriber.")] = 10,
+    day_size: Annotated[
+        int | None,
+        typer.Option(
+            "--day-size",
+            "--per-day",
+            "-p",
+            min=10,
+            help="Papers from outside the library per day [abstracts: 150; titles: 1,700, or the corpus].",
+        ),
+    ] = None,
+    group_size: Annotated[
+        int, typer.Option("--group-size", min=2, max=3, help="protocol multi: users per subscriber.")
+    ] = 2,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Sampling seed.")] = 0,
     split: Annotated[
         str, typer.Option("--split", help="Which half of the users: test (report) or tune.")
     ] = "test",
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes simulating users.")] = 2,
     json_out: JsonOpt = False,
 ) -> None:
     """Offline evaluation on real users' libraries: paperbot against the baselines (docs/evaluation.md)."""
@@ -736,10 +760,14 @@ def evaluate(
 
     from bot.config import load_settings
     from bot.errors import PaperbotError
-    from bot.evaluation import format_calibration, format_table, run_eval
+    from bot.evaluation import CORPORA, PROTOCOLS, format_report, run_eval
 
     if split not in ("test", "tune"):
         fail(f"--split {split!r} must be test or tune")
+    if corpus not in CORPORA:
+        fail(f"--corpus {corpus!r} must be one of {', '.join(CORPORA)}")
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol {protocol!r} must be one of {', '.join(PROTOCOLS)}")
     if not (dataset / "users.dat").is_file():
         fail(f"{dataset} is not a citeulike-a directory (no users.dat); see ../shared/data/citeulike-a")
     err = Console(stderr=True)
@@ -747,22 +775,32 @@ def evaluate(
         settings = load_settings()
     except PaperbotError as exc:
         fail(exc.message)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        # Embedding 16,980 titles takes minutes on 2 cores: say how far it is every 10 batches.
+        if done == total or (stage == "embedding" and done % 2560 == 0):
+            err.print(f"{stage}: {done:,} of {total:,}")
+
     report = run_eval(
         dataset,
-        users=users,
+        corpus=corpus,
+        protocol=protocol,
+        users=users or (60 if protocol == "multi" else 100),
         seed_papers=seed_papers,
         days=days,
-        per_day=per_day,
+        per_day=day_size,
+        group_size=group_size,
         seed=seed,
         split=split,
+        workers=workers,
         cache_dir=settings.data_dir / "eval-cache",
         model=settings.model,
-        progress=lambda stage, done, total: err.print(f"{stage}: {total} done") if done == total else None,
+        progress=progress,
     )
     if json_out:
         print_json(report.to_json())
         return
-    Console().print(format_table(report), format_calibration(report))
+    Console().print(*format_report(report))
 
 
 # ---- running ------------------------------------------------------------------------------------

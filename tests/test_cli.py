@@ -497,3 +497,11 @@ def test_saved_lists_exports_bibtex_and_says_when_empty(feeds_dir: Path) -> None
 
     missing = runner.invoke(app, ["saved", "99"])
     assert missing.exit_code == 1 and "Error: no subscriber 99" in missing.output
+
+
+def test_eval_refuses_an_unknown_corpus_or_protocol_before_loading_anything(data_dir: Path) -> None:
+    dataset = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
+    corpus = runner.invoke(app, ["eval", "-d", str(dataset), "--corpus", "fulltext"])
+    assert corpus.exit_code != 0 and "--corpus 'fulltext' must be one of abstracts, titles" in corpus.output
+    protocol = runner.invoke(app, ["eval", "-d", str(dataset), "--protocol", "pairs"])
+    assert protocol.exit_code != 0 and "must be one of single, multi, text" in protocol.output

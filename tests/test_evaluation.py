@@ -14,6 +14,7 @@ from bot.evaluation import (
     EvalReport,
     cached_vectors,
     format_calibration,
+    format_report,
     format_table,
     load_citeulike,
     run_eval,
@@ -109,3 +110,60 @@ def test_the_cache_is_keyed_by_model_and_content(tmp_path: Path) -> None:
     cached_vectors(["a", "b"], encoder=Fake("model-b"), cache_dir=tmp_path)
     assert Fake.calls == 3 and len(list(tmp_path.glob("*.npy"))) == 3
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_titles_corpus_is_every_item_in_the_order_users_dat_indexes(dataset: Path) -> None:
+    titles = load_citeulike(dataset, "titles")
+    abstracts = load_citeulike(dataset)
+    assert len(titles.texts) == len(titles.tags) == 16980 and titles.item_ids == tuple(range(16980))
+    assert sum(len(lib) for lib in titles.libraries) == 204986  # every user-item pair: none is dropped
+    assert sum(len(lib) >= 30 for lib in titles.libraries) == 2010
+    # The abstracts corpus names its official item index: the titles corpus has the same title there.
+    same = sum(titles.titles[i] == t for i, t in zip(abstracts.item_ids, abstracts.titles, strict=True))
+    assert same == 1928  # the other has spaces around it in the abstracts file
+    assert sum("â€" in t for t in titles.titles) == 3  # of 203 mangled titles, 3 cannot be undone
+    assert titles.texts[2] == "Exploring complex networks" and "networks" in titles.tags[2]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eval-cache")
+
+
+def _all_tables(report: EvalReport) -> str:
+    console = Console(record=True, width=200)
+    console.print(*format_report(report))
+    json.dumps(report.to_json())  # plain data all the way down
+    return console.export_text()
+
+
+@pytest.mark.slow
+def test_titles_days_are_the_corpus_dealt_out_and_votes_are_measured(dataset: Path, cache: Path) -> None:
+    report = run_eval(dataset, corpus="titles", **SMALL, cache_dir=cache, workers=2)
+    assert (report.corpus, report.protocol, report.settings.min_library) == ("titles", "single", 30)
+    assert report.settings.whole_corpus and 10 < report.day_size < 40  # 10 others + a third of the rest
+    names = [m.name for m in (*report.paperbot, *report.baselines)]
+    assert [v.name for v in report.votes] == names and "logistic regression" in names
+    assert [d.day for d in report.digest_lengths] == [2, 3]
+    assert not report.pair_calibration  # the citation calibration is the abstracts corpus's
+    assert "rank gain" in _all_tables(report)
+
+
+@pytest.mark.slow
+def test_merged_subscribers_report_every_users_recall(dataset: Path, cache: Path) -> None:
+    small = {**SMALL, "users": 2, "seed_papers": None}  # 3 from each library
+    report = run_eval(dataset, protocol="multi", **small, cache_dir=cache, workers=1)
+    assert report.protocol == "multi" and report.users == 2 and report.settings.seed_papers == 3
+    assert [m.name for m in report.multi] == [m.name for m in (*report.paperbot, *report.baselines)]
+    for m in report.multi:
+        assert 0.0 <= m.recall_weakest.mean <= m.recall_strongest.mean <= 1.0
+        assert 0 <= m.starved <= m.starvable <= 4
+    assert "starved" in _all_tables(report)
+
+
+@pytest.mark.slow
+def test_a_written_interest_replaces_the_seed_papers(dataset: Path, cache: Path) -> None:
+    report = run_eval(dataset, protocol="text", **SMALL, cache_dir=cache, workers=1)
+    assert report.settings.seed_papers == 0 and len(report.interest_texts) == report.users == 3
+    assert all(text.count(", ") == 4 for text in report.interest_texts)  # five tags each
+    assert report.paperbot[0].precision_all.mean > report.baselines[0].precision_all.mean  # beats random

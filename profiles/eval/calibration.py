@@ -86,7 +86,8 @@ def _scores(
     )
     by_id = {item.listing_id: item.score for item in ranked}
     nearest = (method.vectors[items] @ positive_anchors(method.profile(history)).vectors.T).max(axis=1)
-    return np.array([by_id[int(i)] for i in items]), nearest
+    # A paper that duplicates another candidate (the titles corpus has papers saved twice) is not ranked.
+    return np.array([by_id.get(int(i), -np.inf) for i in items]), nearest
 
 
 def pass_rates(

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -23,7 +25,7 @@ from profiles.eval.baselines import (
 from profiles.eval.metrics import MethodResult, summarise
 from profiles.eval.protocol import History, Method, UserCase, UserResult, simulate
 from profiles.eval.references import AllLabels, PerfectOrder, WholeLibrary
-from profiles.model import Profile, Vote, interests_from_papers
+from profiles.model import Interest, Profile, Vote, interests_from_papers
 from profiles.rank import DEFAULT_MIN_SCORE, DEFAULT_PARAMS, Candidate, rank
 from profiles.scoring import Params
 
@@ -36,7 +38,11 @@ __all__ = [
     "day_time",
     "evaluate",
     "EPOCH",
+    "Mapper",
 ]
+
+# map(function, cases): the builtin, or one that spreads the cases over processes (bot.evaluation)
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 
 EPOCH = datetime(2024, 1, 1, 7, tzinfo=UTC)  # day 1 of the simulation; day d is EPOCH + d - 1 days
 
@@ -55,10 +61,20 @@ class PaperbotMethod:
     params: Params = DEFAULT_PARAMS
     min_score: float | None = DEFAULT_MIN_SCORE
     name: str = "paperbot"
+    text_rows: frozenset[int] = frozenset()  # rows that are free-text interests, not papers (protocol text)
 
     def profile(self, history: History) -> Profile:
-        seeds = list(history.seeds)
-        interests = interests_from_papers(self.vectors[seeds], [self.titles[i] for i in seeds])
+        papers = [i for i in history.seeds if i not in self.text_rows]
+        texts = [i for i in history.seeds if i in self.text_rows]
+        grouped = (
+            interests_from_papers(self.vectors[papers], [self.titles[i] for i in papers]) if papers else ()
+        )
+        # A free-text interest is one interest of its own, as `paperbot subscribe --interest` makes it.
+        written = tuple(
+            Interest(id=len(grouped) + n, label=self.titles[i], vector=self.vectors[i])
+            for n, i in enumerate(texts, start=1)
+        )
+        interests = (*grouped, *written)
         votes = tuple(
             Vote(
                 listing_id=v.item,
@@ -88,13 +104,18 @@ class PaperbotMethod:
 
 
 def paperbot_methods(
-    vectors: np.ndarray, titles: Sequence[str], *, params: Params = DEFAULT_PARAMS
+    vectors: np.ndarray,
+    titles: Sequence[str],
+    *,
+    params: Params = DEFAULT_PARAMS,
+    text_rows: frozenset[int] = frozenset(),
 ) -> list[PaperbotMethod]:
     """paperbot's ranking compared like for like (always `shown` items, as the baselines), then as
     shipped, where the minimum score holds back weak matches."""
+    shipped = f"paperbot, min score {DEFAULT_MIN_SCORE:g}"
     return [
-        PaperbotMethod(vectors, titles, params=params, min_score=None),
-        PaperbotMethod(vectors, titles, params=params, name=f"paperbot, min score {DEFAULT_MIN_SCORE:g}"),
+        PaperbotMethod(vectors, titles, params=params, min_score=None, text_rows=text_rows),
+        PaperbotMethod(vectors, titles, params=params, name=shipped, text_rows=text_rows),
     ]
 
 
@@ -109,16 +130,21 @@ def baseline_methods(vectors: np.ndarray, tfidf: sparse.csr_matrix, *, seed: int
 
 
 def reference_methods(
-    vectors: np.ndarray, tfidf: sparse.csr_matrix, rows: Sequence[int], cases: Sequence[UserCase]
+    vectors: np.ndarray,
+    tfidf: sparse.csr_matrix,
+    rows: Sequence[int],
+    cases: Sequence[UserCase],
+    *,
+    supervised: bool = True,
 ) -> list[Method]:
     """Bounds for the table (profiles.eval.references): they know each user's whole library. `rows`: the
-    corpus papers that have vectors."""
+    corpus papers that have vectors. `supervised` adds the classifier trained on every other paper,
+    which fits one model per ranking on all of `rows` (too slow on the 16,980 titles)."""
     libraries = {case.user: case.library for case in cases}
-    return [
-        PerfectOrder(libraries),
-        WholeLibrary(vectors, libraries),
-        AllLabels(vectors, tfidf, np.asarray(rows, dtype=np.int64), libraries),
-    ]
+    bounds: list[Method] = [PerfectOrder(libraries), WholeLibrary(vectors, libraries)]
+    if supervised:
+        bounds.append(AllLabels(vectors, tfidf, np.asarray(rows, dtype=np.int64), libraries))
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -135,14 +161,16 @@ def evaluate(
     seed: int = 0,
     clock: Callable[[], float],
     progress: Callable[[str, int, int], None] | None = None,
+    map_users: Mapper = map,
 ) -> list[MethodRun]:
-    """Run every method on every user; `clock` (e.g. time.perf_counter) times each method."""
+    """Run every method on every user; `clock` (e.g. time.perf_counter) times each method.
+    `map_users` maps a function over the cases, in order (e.g. over worker processes)."""
     runs = []
     for method in methods:
         start = clock()
         results = []
-        for n, case in enumerate(cases, start=1):
-            results.append(simulate(method, case, shown=shown))
+        for n, result in enumerate(map_users(partial(simulate, method, shown=shown), cases), start=1):
+            results.append(result)
             if progress is not None:
                 progress(method.name, n, len(cases))
         summary = summarise(method.name, results, shown=shown, seconds=clock() - start, seed=seed)

@@ -15,18 +15,27 @@ for reporting. For each user sampled from one half:
 5. After the last day, every held-out paper is ranked against the same `negatives` random
    non-library papers that were never shown (nDCG@10 and MRR of its position).
 
+Protocol multi merges two or three users with unrelated libraries into one subscriber
+(`unrelated_groups`, `make_multi_cases`): seeds and held-out papers come from each library, and
+`alone` replays the same days for each user on their own. Protocol text starts from no seed paper
+but a free-text interest made of the user's most typical tags (`interest_text`).
+
 Pure: indices in, numbers out. The corpus vectors live with the methods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 __all__ = [
+    "MERGED",
     "EvalVote",
     "History",
     "Method",
@@ -36,6 +45,11 @@ __all__ = [
     "eligible_users",
     "final_history",
     "make_cases",
+    "make_multi_cases",
+    "unrelated_groups",
+    "candidate_users",
+    "alone",
+    "interest_text",
     "simulate",
 ]
 
@@ -52,6 +66,9 @@ class Settings:
     negatives: int = 100
     background: int = 200
     min_library: int = 15
+    # Deal the whole corpus into the days, at most `per_day` others each (a busy arXiv day on the
+    # titles corpus), instead of refusing a corpus with fewer than days x per_day others.
+    whole_corpus: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,8 @@ class UserCase:
     heldout: tuple[int, ...]
     negatives: tuple[int, ...]  # never shown; the competition for each held-out paper
     background: tuple[int, ...]  # random corpus papers a method may use as negatives
+    # The libraries merged into this subscriber (protocol multi), one per user; () for one user.
+    parts: tuple[frozenset[int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,12 @@ def _split(users: list[int], split: str) -> list[int]:
     return sorted(users[i] for i in chosen)
 
 
+def _pool(libraries: Sequence[Sequence[int]], settings: Settings, split: str) -> list[int]:
+    if split not in ("tune", "test"):
+        raise ValueError(f"split must be 'tune' or 'test', not {split!r}")
+    return _split(eligible_users(libraries, settings.min_library), split)
+
+
 def make_cases(
     libraries: Sequence[Sequence[int]],
     n_items: int,
@@ -123,40 +148,130 @@ def make_cases(
     split: str = "test",
 ) -> list[UserCase]:
     """Sample `users` users from the `split` half ("tune" or "test") and deal their days."""
-    if split not in ("tune", "test"):
-        raise ValueError(f"split must be 'tune' or 'test', not {split!r}")
-    pool = _split(eligible_users(libraries, settings.min_library), split)
+    pool = _pool(libraries, settings, split)
     rng = np.random.default_rng(seed)
     picked = rng.choice(pool, size=min(users, len(pool)), replace=False)
-    return [_case(int(u), libraries[int(u)], n_items, settings, rng) for u in sorted(picked)]
+    return [_case(int(u), [libraries[int(u)]], n_items, settings, rng) for u in sorted(picked)]
 
 
-def _case(user: int, library: Sequence[int], n_items: int, p: Settings, rng: np.random.Generator) -> UserCase:
-    lib = rng.permutation(np.asarray(library))
-    seeds, rest = lib[: p.seed_papers], lib[p.seed_papers :]
-    n_held = max(2, round(p.heldout_fraction * len(rest)))
-    heldout, dealt = rest[:n_held], rest[n_held:]
+MERGED = 1_000_000  # merged subscribers are numbered from here, apart from real users
+
+
+def candidate_users(
+    libraries: Sequence[Sequence[int]], *, settings: Settings, split: str, seed: int, limit: int
+) -> list[int]:
+    """The `split` half's eligible users in a random order, at most `limit`: whom protocol multi merges."""
+    rng = np.random.default_rng(seed)
+    return [int(u) for u in rng.permutation(_pool(libraries, settings, split))[:limit]]
+
+
+def unrelated_groups(
+    libraries: Sequence[Sequence[int]],
+    centroids: Mapping[int, np.ndarray],
+    users: Sequence[int],
+    *,
+    groups: int,
+    size: int,
+    max_cosine: float,
+) -> list[tuple[int, ...]]:
+    """Up to `groups` disjoint groups of `size` of `users` whose libraries share no paper and whose
+    library centroids (unit) are pairwise below `max_cosine`. Greedy in the order of `users`: each
+    joins the first later users that fit everyone already in."""
+    free = list(users)
+    found: list[tuple[int, ...]] = []
+    while free and len(found) < groups:
+        group = [free.pop(0)]
+        for other in free:
+            if len(group) == size:
+                break
+            fits = all(
+                not set(libraries[other]) & set(libraries[u]) and centroids[other] @ centroids[u] < max_cosine
+                for u in group
+            )
+            if fits:
+                group.append(other)
+        if len(group) == size:
+            free = [u for u in free if u not in group]
+            found.append(tuple(group))
+    return found
+
+
+def make_multi_cases(
+    libraries: Sequence[Sequence[int]],
+    groups: Sequence[tuple[int, ...]],
+    n_items: int,
+    *,
+    settings: Settings,
+    seed: int,
+) -> list[UserCase]:
+    """One subscriber per group: `settings.seed_papers` seeds and the held-out share from each
+    library, the rest of all of them dealt over the same days."""
+    rng = np.random.default_rng(seed)
+    return [
+        _case(MERGED + n, [libraries[u] for u in group], n_items, settings, rng)
+        for n, group in enumerate(groups)
+    ]
+
+
+def alone(case: UserCase, part: int, user: int) -> UserCase:
+    """The same days for one user of a merged subscriber: only their seeds, held-out papers and votes."""
+    mine = case.parts[part]
+    return dataclasses.replace(
+        case,
+        user=user,
+        library=mine,
+        seeds=tuple(i for i in case.seeds if i in mine),
+        heldout=tuple(i for i in case.heldout if i in mine),
+        parts=(),
+    )
+
+
+def _case(
+    user: int, parts: Sequence[Sequence[int]], n_items: int, p: Settings, rng: np.random.Generator
+) -> UserCase:
+    """Seeds and held-out papers from each part (each user's library), the rest dealt over the days."""
+    shuffled = [rng.permutation(np.asarray(part)) for part in parts]
+    lib = np.concatenate(shuffled)
+    seeds = np.concatenate([part[: p.seed_papers] for part in shuffled])
+    rests = [part[p.seed_papers :] for part in shuffled]
+    held = [rest[: max(2, round(p.heldout_fraction * len(rest)))] for rest in rests]
+    heldout = np.concatenate(held)
+    dealt = np.concatenate([rest[len(h) :] for rest, h in zip(rests, held, strict=True)])
     outside = rng.permutation(np.setdiff1d(np.arange(n_items), lib))
-    need = p.days * p.per_day + p.negatives
-    if len(outside) < need:
+    per_day = min(p.per_day, (len(outside) - p.negatives) // p.days) if p.whole_corpus else p.per_day
+    need = p.days * per_day + p.negatives
+    if len(outside) < need or per_day < 1:
         raise ValueError(f"corpus too small: need {need} non-library papers, have {len(outside)}")
     # Even spread; which days get the remainder is random, so late days are not systematically poorer.
     day_of = rng.permutation(p.days)[np.arange(len(dealt)) % p.days]
     batches = tuple(
-        tuple(
-            int(i) for i in rng.permutation(np.r_[dealt[day_of == d], outside[d * p.per_day :][: p.per_day]])
-        )
+        tuple(int(i) for i in rng.permutation(np.r_[dealt[day_of == d], outside[d * per_day :][:per_day]]))
         for d in range(p.days)
     )
     return UserCase(
         user=user,
-        library=frozenset(int(i) for i in library),
+        library=frozenset(int(i) for i in lib),
         seeds=tuple(int(i) for i in seeds),
         batches=batches,
         heldout=tuple(int(i) for i in heldout),
-        negatives=tuple(int(i) for i in outside[p.days * p.per_day :][: p.negatives]),
+        negatives=tuple(int(i) for i in outside[p.days * per_day :][: p.negatives]),
         background=tuple(int(i) for i in rng.choice(n_items, size=p.background, replace=False)),
+        parts=tuple(frozenset(int(i) for i in part) for part in parts) if len(parts) > 1 else (),
     )
+
+
+def interest_text(
+    case: UserCase, tags: Sequence[Sequence[str]], frequency: Mapping[str, int], *, top: int = 5
+) -> str:
+    """A free-text interest in the user's own words: the `top` tags most typical of their library
+    (count over its papers x log inverse corpus frequency), from every library paper but the
+    held-out ones. CiteULike tags are written like "gene_expression" or "protein-protein"."""
+    known = sorted(case.library - set(case.heldout))
+    counts = Counter(tag for row in known for tag in set(tags[row]))
+    n = len(tags)
+    weight = {tag: c * np.log(n / frequency[tag]) for tag, c in counts.items()}
+    best = sorted(weight, key=lambda tag: (-weight[tag], tag))[:top]
+    return ", ".join(re.sub(r"[-_]+", " ", tag).strip() for tag in best)
 
 
 def final_history(case: UserCase, votes: tuple[EvalVote, ...], candidates: np.ndarray) -> History:

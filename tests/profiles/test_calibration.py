@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from profiles.eval.calibration import calibrate_floor, pair_pass_rates
+from profiles.eval.calibration import calibrate_floor, pair_pass_rates, pass_rates
+from profiles.eval.evaluate import PaperbotMethod
+from profiles.eval.protocol import UserCase, simulate
 from profiles.model import unit
 from profiles.rank import DEFAULT_MIN_SCORE
 from tests.profiles.synth import DIM, World
@@ -42,3 +45,30 @@ def test_the_floor_keeps_the_asked_share_of_related_pairs() -> None:
     assert calibration.related_kept == np.mean(cosines >= calibration.floor) >= 0.9
     assert np.mean(cosines >= calibration.floor + 0.01) < 0.9  # the highest such floor
     assert calibration.random_blocked > 0.5
+
+
+def test_a_negative_that_duplicates_a_held_out_paper_is_counted_as_not_passing() -> None:
+    world = World(seed=5)
+    papers = [world.paper(0) for _ in range(6)] + [world.paper(1) for _ in range(40)]
+    # Row 46 is the same paper as held-out row 5, saved twice (the titles corpus has such papers);
+    # row 47 is another paper on the same topic.
+    vectors = np.stack([*papers, papers[5], world.paper(0)])
+    titles = [f"paper {i}" for i in range(len(vectors))]
+    method = PaperbotMethod(vectors, titles, min_score=None)
+
+    def unrelated_passing(twin: int) -> float:
+        case = UserCase(
+            user=1,
+            library=frozenset(range(6)),
+            seeds=(0, 1, 2),
+            batches=((3, *range(10, 20)),),
+            heldout=(4, 5),
+            negatives=(twin, *range(20, 30)),
+            background=tuple(range(30, 46)),
+        )
+        (rate,) = pass_rates(method, [case], [simulate(method, case, shown=5)], thresholds=(1.0,))
+        assert rate.related == 1.0
+        return rate.unrelated
+
+    # rank drops the duplicate, and the calibration counts it as held back instead of failing.
+    assert unrelated_passing(46) == pytest.approx(unrelated_passing(47) - 1 / 11)
