@@ -273,11 +273,11 @@ _TASK: Callable[[Any], Any] | None = None  # what forked workers run: they inher
 
 
 def _run_task(item: Any) -> Any:
-    assert _TASK is not None, "set by process_map before the workers fork"
+    assert _TASK is not None, "set by _process_map before the workers fork"
     return _TASK(item)
 
 
-def process_map(workers: int) -> Mapper:
+def _process_map(workers: int) -> Mapper:
     """A `map` over `workers` forked processes, results in order; the builtin map for one worker.
     The function reaches the workers by fork rather than pickling: the methods hold the corpus."""
     if workers <= 1:
@@ -405,7 +405,7 @@ def run_eval(
     embed_seconds = time.perf_counter() - started
     # The models work on small matrices: one BLAS thread each is several times faster than many
     # threads fighting over two cores.
-    mapper = process_map(workers)
+    mapper = _process_map(workers)
     with threadpool_limits(limits=1):
         ours = paperbot_methods(vectors, titles, text_rows=frozenset(range(n_items, len(titles))))
         tfidf = tfidf_features([*data.texts, *wanted])
