@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from bot.service import Paperbot, sample_feed_path
 from bot.vectors.embed import Encoder
-from tests.factories import CachingEncoder, make_bot
+from tests.factories import CachingEncoder, bot_on_a_copy, make_bot
 from tests.pg import postgres_bin, running_postgres
 from tests.smtp import SmtpServer
 
@@ -109,8 +108,4 @@ def sample_template(tmp_path_factory: pytest.TempPathFactory, cached_encoder: En
 @pytest.fixture
 def sample_bot(sample_template: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Paperbot]:
     """A Paperbot on a private copy of the ingested sample (SQLite)."""
-    data_dir = tmp_path / "data"
-    shutil.copytree(sample_template, data_dir)
-    bot = make_bot(data_dir, encoder=encoder)
-    yield bot
-    bot.close()
+    yield from bot_on_a_copy(sample_template, tmp_path, encoder)

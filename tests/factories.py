@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,12 @@ def make_bot(
         sleep=lambda _s: None,
         fetch_timeout=fetch_timeout,
     )
+
+
+def bot_on_a_copy(template: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Paperbot]:
+    """A Paperbot on a private copy of a data dir built once (SQLite), closed afterwards."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(template, data_dir)
+    bot = make_bot(data_dir, encoder=encoder)
+    yield bot
+    bot.close()

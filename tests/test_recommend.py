@@ -29,7 +29,7 @@ from profiles.rank import Candidate, rank
 from storage import models
 from storage.db import session_scope
 from storage.index import VectorIndex
-from tests.factories import make_bot
+from tests.factories import bot_on_a_copy, make_bot
 
 INTEREST = "equivariant neural networks"
 
@@ -447,11 +447,7 @@ def feeds_template(
 
 @pytest.fixture
 def feeds_bot(feeds_template: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Paperbot]:
-    data_dir = tmp_path / "data"
-    shutil.copytree(feeds_template, data_dir)
-    bot = make_bot(data_dir, encoder=encoder)
-    yield bot
-    bot.close()
+    yield from bot_on_a_copy(feeds_template, tmp_path, encoder)
 
 
 LLM, CELLS = "large language model reasoning", "single-cell genomics"

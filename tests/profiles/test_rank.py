@@ -11,6 +11,12 @@ from profiles.scoring import Reference
 from tests.profiles.synth import NOW, World, near
 
 
+def scores_of(profile: Profile, batch: list[Candidate], background: np.ndarray) -> dict[int, float]:
+    """Every candidate's score, nothing held back."""
+    items = rank(profile, batch, now=NOW, limit=len(batch), min_score=None, background=background)
+    return {i.listing_id: i.score for i in items}
+
+
 def ids(items: list[RankedItem]) -> list[int]:
     return [item.listing_id for item in items]
 
@@ -58,12 +64,10 @@ def test_a_down_vote_pushes_the_papers_close_to_it_down() -> None:
     batch = [*neighbours, *others]
     background = world.background()
 
-    def scores(p: Profile) -> dict[int, float]:
-        items = rank(p, batch, now=NOW, limit=len(batch), min_score=None, background=background)
-        return {i.listing_id: i.score for i in items}
-
-    before = scores(profile)
-    after = scores(Profile(interests=profile.interests, votes=(world.vote(disliked, -1),)))
+    before = scores_of(profile, batch, background)
+    after = scores_of(
+        Profile(interests=profile.interests, votes=(world.vote(disliked, -1),)), batch, background
+    )
     for n in neighbours:
         assert after[n.listing_id] < before[n.listing_id] - 0.5
     # The rest of the profile is not punished for it.
@@ -227,12 +231,8 @@ def test_a_like_raises_its_neighbours_and_lowers_nothing() -> None:
     batch = [*neighbours, *others]
     background = world.background()
 
-    def scores(p: Profile) -> dict[int, float]:
-        items = rank(p, batch, now=NOW, limit=len(batch), min_score=None, background=background)
-        return {i.listing_id: i.score for i in items}
-
-    before = scores(profile)
-    after = scores(Profile(interests=profile.interests, votes=(world.vote(liked, +1),)))
+    before = scores_of(profile, batch, background)
+    after = scores_of(Profile(interests=profile.interests, votes=(world.vote(liked, +1),)), batch, background)
     assert all(after[n.listing_id] > before[n.listing_id] + 0.2 for n in neighbours)
     # Only the learned model (weight 1/101 after one vote) may move the others, and barely.
     assert all(after[o.listing_id] >= before[o.listing_id] - 0.05 for o in others)
